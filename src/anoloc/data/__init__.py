@@ -1,0 +1,1 @@
+"""Datasets: sources, preparation, validation and loaders."""

@@ -1,0 +1,1 @@
+"""Experiment glue (no Snakemake imports): what each workflow step does, as plain functions."""

@@ -1,0 +1,168 @@
+"""Sample-wise (Fashion)MNIST experiment (vae-kl-grad spec §2): prepare → train → score → table1.
+
+Each run is one (dataset, held-out class, z, log c, scaling, seed); its id comes from `anoloc.runs`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from anoloc.data import mnist as mnist_data
+from anoloc.data.loaders import TensorBatches
+from anoloc.metrics import detection_metrics
+from anoloc.models import load_model, save_model
+from anoloc.models.fc_vae import FCVAE
+from anoloc.models.vae import elbo_loss
+from anoloc.runs import RunParams, parse_run_id, run_id
+from anoloc.scores import SAMPLE_SCORES, sample_scores
+from anoloc.tables import summarise, write_csv
+from anoloc.train import TrainConfig, TrainResult, fit
+from anoloc.utils import AnolocError, PathLike, seed_everything
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------- steps
+def prepare(dataset: str, source_cfg: Mapping[str, Any], cache_dir: PathLike, out_npz: PathLike) -> None:
+    """Load `dataset` from its configured source and store it once as a compressed .npz."""
+    data = mnist_data.load_source(dataset, dict(source_cfg), cache_dir)
+    mnist_data.save_prepared(data, out_npz)
+    log.info("prepared %s: %d train / %d test images -> %s", dataset, len(data.y_train), len(data.y_test), out_npz)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) → float32 (N, 1, 28, 28) in [0, 1] (as torchvision's ToTensor)."""
+    return torch.from_numpy(images).float().div_(255.0).unsqueeze(1)
+
+
+def train(
+    npz: PathLike,
+    held_out: int,
+    run: RunParams,
+    model_cfg: Mapping[str, Any],
+    train_cfg: Mapping[str, Any],
+    model_out: PathLike,
+    run_dir: PathLike,
+    tensorboard_dir: PathLike | None = None,
+    device: str = "auto",
+) -> TrainResult:
+    """Train the FC VAE on the 9 seen classes and save it (with its training history) to `model_out`."""
+    data = mnist_data.load_prepared(npz)
+    split = mnist_data.held_out_split(
+        data.y_train, data.y_test, held_out, float(train_cfg.get("val_fraction", 0.0)), seed=run.seed
+    )
+    x = to_tensor(data.x_train)
+    bs = int(train_cfg["batch_size"])
+    train_batches = TensorBatches([x[split.train_idx]], bs, shuffle=True)
+    val_batches = TensorBatches([x[split.val_idx]], bs) if len(split.val_idx) else None
+    seed_everything(run.seed)  # weight initialisation
+    model = FCVAE(
+        hidden=int(model_cfg["hidden"]),
+        z=run.z,
+        scaling=run.scaling,
+        log_c=run.log_c,
+        legacy_sigma=bool(model_cfg.get("legacy_sigma", False)),
+    )
+    cfg = TrainConfig.from_dict(dict(train_cfg), seed=run.seed, device=device)
+    result = fit(
+        model,
+        elbo_loss,
+        train_batches,
+        cfg,
+        run_dir,
+        val_batches=val_batches,
+        tensorboard_dir=tensorboard_dir,
+        fingerprint_extra={"npz": str(npz), "held_out": held_out, "batch_size": bs, "n_train": len(split.train_idx)},
+        desc=f"mnist class {held_out} {run_id(run)}",
+    )
+    meta = {
+        "held_out": held_out,
+        "run": asdict(run),
+        "train": dict(train_cfg),
+        "history": result.history,
+        "n_train": len(split.train_idx),
+        "n_val": len(split.val_idx),
+    }
+    save_model(model, model_out, meta)
+    return result
+
+
+def score(
+    model_path: PathLike, npz: PathLike, held_out: int, n_samples: int = 0, batch_size: int = 2048, device: str = "auto"
+) -> pd.DataFrame:
+    """Per-test-image scores: columns `index`, `class`, `label` (1 = held-out class), `kl`, `rec`, `elbo`."""
+    model, _ = load_model(model_path)
+    data = mnist_data.load_prepared(npz)
+    seed_everything(0)  # only matters for n_samples > 0
+    scores = sample_scores(model, to_tensor(data.x_test), n_samples=n_samples, batch_size=batch_size, device=device)
+    df = pd.DataFrame(
+        {"index": np.arange(len(data.y_test)), "class": data.y_test, "label": (data.y_test == held_out).astype(int)}
+    )
+    for k in SAMPLE_SCORES:
+        df[k] = scores[k]
+    return df
+
+
+def history_frame(model_path: PathLike) -> pd.DataFrame:
+    """The per-epoch training history stored in a model file."""
+    _, meta = load_model(model_path)
+    return pd.DataFrame(meta.get("history", []))
+
+
+# -------------------------------------------------------------------------------------------- tables
+TABLE1_KEYS = ["dataset", "held_out_class", "z", "log_c", "scaling", "seed"]
+
+
+def table1(score_files: Iterable[tuple[str, int, RunParams, PathLike]]) -> pd.DataFrame:
+    """One row per (dataset, held-out class, z, log c, scaling, seed, score) with AUROC and AP."""
+    rows = []
+    for dataset, held_out, run, path in score_files:
+        df = pd.read_csv(path)
+        n_anom = int(df["label"].sum())
+        for s in SAMPLE_SCORES:
+            m = detection_metrics(df["label"], df[s])
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "held_out_class": held_out,
+                    **asdict(run),
+                    "score": s,
+                    **m,
+                    "n_normal": len(df) - n_anom,
+                    "n_anomalous": n_anom,
+                }
+            )
+    if not rows:
+        raise AnolocError("table1: no score files given")
+    cols = [*TABLE1_KEYS, "score", "auroc", "ap", "n_normal", "n_anomalous"]
+    return pd.DataFrame(rows)[cols].sort_values([*TABLE1_KEYS, "score"]).reset_index(drop=True)
+
+
+def table1_summary(t1: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std over seeds of AUROC and AP per (dataset, class, z, log c, scaling, score)."""
+    return summarise(t1, ["dataset", "held_out_class", "z", "log_c", "scaling", "score"], ["auroc", "ap"])
+
+
+def write_tables(t1: pd.DataFrame, table_path: PathLike, summary_path: PathLike) -> None:
+    write_csv(t1, table_path)
+    write_csv(table1_summary(t1), summary_path)
+
+
+def score_files_from_paths(paths: Iterable[PathLike]) -> list[tuple[str, int, RunParams, Path]]:
+    """Recover (dataset, class, run) from score paths `.../<dataset>/class<k>/<run id>.csv`."""
+    out = []
+    for p in map(Path, paths):
+        m = re.fullmatch(r"class(\d)", p.parent.name)
+        if m is None:
+            raise AnolocError(f"unexpected score path {p} (expected .../<dataset>/class<k>/<run>.csv)")
+        out.append((p.parent.parent.name, int(m[1]), parse_run_id(p.stem), p))
+    return out

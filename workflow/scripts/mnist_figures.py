@@ -1,0 +1,20 @@
+"""Snakemake: fig1 (AUROC per held-out class) and, when the config sweeps, fig1_sweep."""
+
+import sys
+from pathlib import Path
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd  # noqa: E402
+
+from anoloc.plots import save_figure  # noqa: E402
+from anoloc.plots.mnist import fig1_per_class, fig1_sweep  # noqa: E402
+from anoloc.utils import setup_logging  # noqa: E402
+
+setup_logging()
+t1 = pd.read_csv(snakemake.input.table)
+defaults, sweep = snakemake.params.defaults, snakemake.params.sweep
+out = {Path(f).name: f for f in snakemake.output.figures}
+save_figure(fig1_per_class(t1, defaults), out["fig1.png"], out["fig1.pdf"])
+if "fig1_sweep.png" in out:
+    save_figure(fig1_sweep(t1, defaults, sweep), out["fig1_sweep.png"], out["fig1_sweep.pdf"])
