@@ -3,6 +3,7 @@
 from anoloc.runs import MNIST_MODEL_DIR, MNIST_SCORES, mnist_figure_files, mnist_score_files
 
 MNIST = config["mnist"]
+MNIST_CATEGORY = "Zimmerer 2019: sample-wise (Fashion)MNIST"
 
 register_targets(
     "mnist",
@@ -88,8 +89,10 @@ rule mnist_table:
     input:
         scores=mnist_score_files(MNIST),
     output:
-        table="results/tables/table1.csv",
-        summary="results/tables/table1_summary.csv",
+        table=report("results/tables/table1.csv", caption="../report/table1.rst", category=MNIST_CATEGORY),
+        summary=report(
+            "results/tables/table1_summary.csv", caption="../report/table1_summary.rst", category=MNIST_CATEGORY
+        ),
     log:
         log_path("mnist_table", "table1"),
     threads: 1
@@ -106,7 +109,10 @@ rule mnist_figures:
     input:
         table="results/tables/table1.csv",
     output:
-        figures=mnist_figure_files(MNIST),
+        figures=[
+            report(f, caption=f"../report/{Path(f).stem}.rst", category=MNIST_CATEGORY)
+            for f in mnist_figure_files(MNIST)
+        ],
     log:
         log_path("mnist_figures", "fig1"),
     params:
