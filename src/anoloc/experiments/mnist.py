@@ -60,10 +60,10 @@ def train(
     split = mnist_data.held_out_split(
         data.y_train, data.y_test, held_out, float(train_cfg.get("val_fraction", 0.0)), seed=run.seed
     )
-    x = to_tensor(data.x_train)
     bs = int(train_cfg["batch_size"])
-    train_batches = TensorBatches([x[split.train_idx]], bs, shuffle=True)
-    val_batches = TensorBatches([x[split.val_idx]], bs) if len(split.val_idx) else None
+    train_batches = TensorBatches([to_tensor(data.x_train[split.train_idx])], bs, shuffle=True)
+    val_batches = TensorBatches([to_tensor(data.x_train[split.val_idx])], bs) if len(split.val_idx) else None
+    del data
     seed_everything(run.seed)  # weight initialisation
     model = FCVAE(
         hidden=int(model_cfg["hidden"]),
