@@ -9,6 +9,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from anoloc.data import mnist as mnist_data
 from anoloc.experiments import mnist as exp
+from anoloc.experiments import mnist_tables
 from anoloc.plots import save_figure
 from anoloc.plots.mnist import fig1_per_class, fig1_sweep
 from anoloc.runs import RunIdError, RunParams, mnist_score_files, parse_run_id, run_id, runs_for_class, sweep_runs
@@ -80,14 +81,14 @@ def test_train_score_table_figures(tmp_path, tiny_npz):
     csv = tmp_path / "scores" / "mnist" / "class3" / f"{run_id(run)}.csv"
     csv.parent.mkdir(parents=True)
     scores.to_csv(csv, index=False)
-    t1 = exp.table1(exp.score_files_from_paths([csv]))
+    t1 = mnist_tables.table1(mnist_tables.score_files_from_paths([csv]))
     assert list(t1["score"]) == ["elbo", "kl", "rec"]
     row = t1.set_index("score").loc["kl"]
     assert row["auroc"] == pytest.approx(roc_auc_score(scores["label"], scores["kl"]))
     assert row["ap"] == pytest.approx(average_precision_score(scores["label"], scores["kl"]))
     assert (row["n_normal"], row["n_anomalous"], row["held_out_class"], row["z"]) == (180, 20, 3, 4)
 
-    exp.write_tables(t1, tmp_path / "t1.csv", tmp_path / "t1s.csv")
+    mnist_tables.write_tables(t1, tmp_path / "t1.csv", tmp_path / "t1s.csv")
     summary = pd.read_csv(tmp_path / "t1s.csv")
     assert {"auroc_mean", "auroc_std", "ap_mean", "n_seeds"} <= set(summary) and (summary["n_seeds"] == 1).all()
 

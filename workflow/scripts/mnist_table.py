@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from anoloc.experiments.mnist import score_files_from_paths, table1, write_tables  # noqa: E402
+from anoloc.experiments.mnist_tables import score_files_from_paths, table1, write_tables  # noqa: E402
 from anoloc.utils import setup_logging  # noqa: E402
 
 setup_logging()
