@@ -77,6 +77,7 @@ rule mnist_score:
     resources:
         mem_mb=2000,
         runtime=15,
+        gpu=1 if config["device"] != "cpu" else 0,
     conda:
         "../envs/torch.yaml"
     benchmark:

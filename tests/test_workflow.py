@@ -75,3 +75,21 @@ def test_library_has_no_snakemake_import():
         if re.search(r"^\s*(import|from) snakemake", p.read_text(), re.M)
     ]
     assert not offenders
+
+
+def _rule_blocks():
+    for smk in sorted((ROOT / "rules").glob("*.smk")):
+        for block in re.split(r"^(?=rule \w+:)", smk.read_text(), flags=re.M)[1:]:
+            yield smk.name, re.match(r"rule (\w+):", block)[1], block
+
+
+@pytest.mark.parametrize(
+    ("smk", "rule", "block"), list(_rule_blocks()), ids=lambda v: v if isinstance(v, str) and len(v) < 40 else ""
+)
+def test_rules_declare_log_threads_resources(smk, rule, block):
+    """Cluster-ready rules: log, threads, mem_mb and runtime everywhere; GPU and benchmark for train/score."""
+    for directive in ("log:", "threads:", "resources:", "mem_mb=", "runtime=", "conda:"):
+        assert directive in block, f"rule {rule} ({smk}) lacks {directive}"
+    if re.search(r"_(train|score)", rule):
+        assert "gpu=" in block, f"rule {rule} ({smk}) should request a GPU when device != cpu"
+        assert "benchmark:" in block, f"rule {rule} ({smk}) lacks a benchmark file"
