@@ -36,3 +36,10 @@ rule all:
     input:
         all_targets(),
     default_target: True
+
+
+# Every figure of the enabled experiments. Redraw them from the saved scores/tables, without
+# retraining: snakemake --cores all figures --forcerun $(snakemake --list-target-rules | grep figure)
+rule figures:
+    input:
+        [t for t in all_targets() if t.endswith((".png", ".pdf"))],
