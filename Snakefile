@@ -39,7 +39,7 @@ rule all:
 
 
 # Every figure of the enabled experiments. Redraw them from the saved scores/tables, without
-# retraining: snakemake --cores all figures --forcerun $(snakemake --list-target-rules | grep figure)
+# retraining: snakemake --cores all figures --forcerun results/figures/*.png
 rule figures:
     input:
         [t for t in all_targets() if t.endswith((".png", ".pdf"))],
