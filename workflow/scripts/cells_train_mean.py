@@ -1,0 +1,24 @@
+"""Snakemake: stage 1 of one seed — encoder + mean decoder (fixed-variance NLL + KL), restarts on mean collapse."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from anoloc.experiments.cells import history_frame, train_mean  # noqa: E402
+from anoloc.tables import write_csv  # noqa: E402
+from anoloc.utils import set_threads, setup_logging  # noqa: E402
+
+setup_logging()
+set_threads(snakemake.threads)
+train_mean(
+    npz=snakemake.input.npz,
+    model_cfg=snakemake.params.model,
+    quirks=snakemake.params.quirks,
+    train_cfg=snakemake.params.train,
+    seed=int(snakemake.wildcards.cell_seed),
+    model_out=snakemake.output.model,
+    run_dir=snakemake.params.run_dir,
+    tensorboard_dir=snakemake.params.tensorboard_dir,
+    device=snakemake.params.device,
+)
+write_csv(history_frame(snakemake.output.model), snakemake.output.history)
