@@ -73,3 +73,115 @@ def pr_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarr
     y, s = _prepare(labels, scores)
     precision, recall, _ = skm.precision_recall_curve(y, s)
     return recall, precision
+
+
+def pro_curve(masks: ArrayLike, maps: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, per-region overlap) at every distinct threshold of the anomaly maps.
+
+    PRO(t) is the mean, over all connected ground-truth regions (8-connectivity, per image), of the fraction
+    of the region's pixels with score ≥ t; FPR(t) is the fraction of all normal pixels (mask 0, over every
+    image) with score ≥ t (Bergmann et al., IJCV 2021, the MVTec AD evaluation). Both start at (0, 0).
+    """
+    from scipy import ndimage
+
+    m = np.asarray(masks).astype(bool)
+    s = np.asarray(maps, dtype=np.float64)
+    if m.shape != s.shape:
+        raise ValueError(f"masks and maps differ in shape: {m.shape} vs {s.shape}")
+    if m.ndim == 2:
+        m, s = m[None], s[None]
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"{np.count_nonzero(~np.isfinite(s))} map values are not finite")
+    region = np.zeros(m.shape, dtype=np.int64)
+    n_regions = 0
+    for i in range(m.shape[0]):
+        lab, n = ndimage.label(m[i], structure=np.ones((3, 3), dtype=bool))
+        region[i] = np.where(lab > 0, lab + n_regions, 0)
+        n_regions += n
+    n_ok = int(np.count_nonzero(~m))
+    if n_regions == 0 or n_ok == 0:
+        return np.array([0.0]), np.array([np.nan])
+    region, s = region.ravel(), s.ravel()
+    sizes = np.bincount(region, minlength=n_regions + 1).astype(np.float64)
+    pro_w = np.where(region > 0, 1.0 / (sizes[region] * n_regions), 0.0)
+    fpr_w = (region == 0) / n_ok
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted = s[order]
+    last = np.r_[np.nonzero(np.diff(s_sorted))[0], s_sorted.size - 1]  # last pixel of each distinct score
+    fpr = np.r_[0.0, np.cumsum(fpr_w[order])[last]]
+    pro = np.r_[0.0, np.cumsum(pro_w[order])[last]]
+    return np.minimum(fpr, 1.0), np.minimum(pro, 1.0)
+
+
+def aupro(masks: ArrayLike, maps: ArrayLike, fpr_limit: float = 0.3) -> float:
+    """Area under the PRO curve for FPR in [0, fpr_limit], divided by fpr_limit (MVTec AD's AUPRO; 1 is best).
+
+    The curve is linearly interpolated at `fpr_limit`. NaN when there is no anomalous or no normal pixel.
+    """
+    fpr, pro = pro_curve(masks, maps)
+    if np.isnan(pro).any():
+        return float("nan")
+    keep = fpr <= fpr_limit
+    x, y = fpr[keep], pro[keep]
+    if x[-1] < fpr_limit and keep.sum() < fpr.size:
+        j = int(np.argmax(~keep))  # first point beyond the limit
+        y_lim = pro[j - 1] + (pro[j] - pro[j - 1]) * (fpr_limit - fpr[j - 1]) / (fpr[j] - fpr[j - 1])
+        x, y = np.r_[x, fpr_limit], np.r_[y, y_lim]
+    return float(np.trapezoid(y, x) / fpr_limit)
+
+
+# --------------------------------------------------------- pooled metrics over very large pixel sets
+def binary_counts(
+    labels: ArrayLike, scores: ArrayLike, order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative (true, false) positive counts of `score >= t` at every distinct score t, t descending.
+
+    One stable sort (scikit-learn's `_binary_clf_curve` without weights). `order` may be given: indices of the
+    elements to use, already sorted by descending score (e.g. a subset of a precomputed global order, which
+    saves re-sorting when many subsets of one huge pixel vector are evaluated).
+    """
+    y, s = _prepare(labels, scores)
+    if order is None:
+        order = np.argsort(s, kind="stable")[::-1]
+    s_sorted = s[order]
+    if s_sorted.size == 0:
+        raise ValueError("no elements selected")
+    last = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
+    tps = np.cumsum(y[order], dtype=np.int64)[last]
+    fps = last + 1 - tps
+    return s_sorted[last], tps, fps
+
+
+def pooled_curves(
+    labels: ArrayLike, scores: ArrayLike, order: np.ndarray | None = None
+) -> dict[str, np.ndarray | float]:
+    """ROC and precision–recall curves plus AUROC and AP from one sort (for millions of pooled pixels).
+
+    Identical to `auroc` / `average_precision` (scikit-learn's definitions: trapezoidal ROC area, step-wise
+    AP = Σ (R_n − R_{n−1}) P_n); NaN when only one class is present. Keys: fpr, tpr, recall, precision,
+    thresholds (descending), auroc, ap.
+    """
+    thresholds, tps, fps = binary_counts(labels, scores, order)
+    n_pos, n_neg = int(tps[-1]), int(fps[-1])
+    out: dict[str, np.ndarray | float] = {"thresholds": thresholds}
+    if n_pos == 0 or n_neg == 0:
+        return {
+            **out,
+            "fpr": np.array([]),
+            "tpr": np.array([]),
+            "recall": np.array([]),
+            "precision": np.array([]),
+            "auroc": float("nan"),
+            "ap": float("nan"),
+        }
+    fpr, tpr = np.r_[0.0, fps / n_neg], np.r_[0.0, tps / n_pos]
+    precision, recall = tps / (tps + fps), tps / n_pos
+    out.update(
+        fpr=fpr,
+        tpr=tpr,
+        recall=np.r_[0.0, recall],
+        precision=np.r_[1.0, precision],
+        auroc=float(np.trapezoid(tpr, fpr)),
+        ap=float(np.sum(np.diff(np.r_[0.0, recall]) * precision)),
+    )
+    return out

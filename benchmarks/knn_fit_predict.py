@@ -1,0 +1,106 @@
+"""Fit + predict time and peak memory of SPADE, PaDiM and PatchCore for 100 and 400 training images at 224².
+
+Each (method, n_train) runs in a fresh subprocess so that its peak RSS (ru_maxrss) is its own. Training images
+are random 224² crops of scikit-image's brick texture, generated and fed batch by batch (never all in memory),
+so the memory that grows with n_train is the method's own state: SPADE keeps every training feature map,
+PatchCore every training patch until the coreset is chosen, PaDiM only running sums (constant).
+
+    python benchmarks/knn_fit_predict.py                       # offline backbone, CPU
+    python benchmarks/knn_fit_predict.py --methods padim --n-train 100 400 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+METHOD_PARAMS = {
+    "spade": {"k": 50},
+    "padim": {"d": 100, "eps": 0.01},
+    "patchcore": {"coreset_fraction": 0.1, "reweight_b": 9},
+}
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def worker(method: str, n_train: int, n_test: int, batch: int, backbone: str, device: str, threads: int) -> dict:
+    import numpy as np
+    import torch
+
+    from anoloc.data.mvtec import texture
+    from anoloc.features import FeatureExtractor
+    from anoloc.knn import STAGES_NEEDED, build_method, preprocess
+
+    torch.set_num_threads(threads)
+    tex = texture("brick")
+
+    def batches(n: int, seed: int):
+        rng = np.random.default_rng(seed)
+        for start in range(0, n, batch):
+            ys, xs = rng.integers(0, 512 - 224, size=(2, min(batch, n - start)))
+            crops = np.stack([tex[y : y + 224, x : x + 224] for y, x in zip(ys, xs, strict=True)])
+            yield preprocess(crops, resize=224, crop=224)
+
+    extractor = FeatureExtractor(backbone, STAGES_NEEDED[method]).to(device)
+    model = build_method(method, extractor, METHOD_PARAMS[method])
+    rss_loaded = _rss_mb()
+    t0 = time.perf_counter()
+    model.fit(batches(n_train, 0))
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for x in batches(n_test, 1):
+        model.predict(x)
+    predict_s = time.perf_counter() - t0
+    return {
+        "method": method,
+        "n_train": n_train,
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "predict_ms_per_image": 1000 * predict_s / n_test,
+        "rss_after_load_mb": rss_loaded,
+        "peak_rss_mb": _rss_mb(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--methods", nargs="+", default=list(METHOD_PARAMS))
+    ap.add_argument("--n-train", nargs="+", type=int, default=[100, 400])
+    ap.add_argument("--n-test", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--backbone", default="efficientnet_lite0")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--worker", nargs=2, metavar=("METHOD", "N_TRAIN"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    common = (args.n_test, args.batch, args.backbone, args.device, args.threads)
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], int(args.worker[1]), *common)))
+        return
+    rows = []
+    for method in args.methods:
+        for n in args.n_train:
+            cmd = [sys.executable, __file__, "--worker", method, str(n), "--n-test", str(args.n_test)]
+            cmd += ["--batch", str(args.batch), "--backbone", args.backbone, "--device", args.device]
+            cmd += ["--threads", str(args.threads)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            rows.append(json.loads(out.strip().splitlines()[-1]))
+            print(f"done {method} n={n}", file=sys.stderr, flush=True)
+    print(f"\nbackbone {args.backbone}, {args.device}, {args.threads} threads, 224² input, {args.n_test} test images")
+    head = ("method", "n_train", "fit s", "predict s", "ms/img", "RSS loaded MB", "peak RSS MB")
+    print("{:<10} {:>7} {:>8} {:>9} {:>7} {:>13} {:>11}".format(*head))
+    for r in rows:
+        print(
+            f"{r['method']:<10} {r['n_train']:>7} {r['fit_s']:>8.1f} {r['predict_s']:>9.1f} "
+            f"{r['predict_ms_per_image']:>7.0f} {r['rss_after_load_mb']:>13.0f} {r['peak_rss_mb']:>11.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
