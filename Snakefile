@@ -24,6 +24,11 @@ SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
+from anoloc.config import apply_schema_defaults
+
+# validate() fills defaults of the top-level schema only; complete every experiment's section too.
+apply_schema_defaults(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
+
 
 include: "rules/common.smk"
 include: "rules/mnist.smk"

@@ -40,11 +40,43 @@ def test_table1_target_builds_exactly_its_jobs(tmp_path):
     assert stats == {"mnist_prepare": 1, "mnist_train": 5, "mnist_score": 5, "mnist_table": 1, "total": 12}
 
 
+def _fake_real_brain_layout(root: Path, n_hcp: int = 3, n_brats: int = 4) -> Path:
+    """Empty files in the HCP / BraTS 2017 layouts: enough for the parse-time layout check of a dry run."""
+    for i in range(n_hcp):
+        t1w = root / "HCP" / f"1000{i}" / "T1w"
+        t1w.mkdir(parents=True)
+        (t1w / "T2w_acpc_dc_restore_brain.nii.gz").touch()
+    for i in range(n_brats):
+        grade = "HGG" if i % 2 else "LGG"
+        case = root / "BraTS" / grade / f"Brats17_X_{i}_1"
+        case.mkdir(parents=True)
+        for mod in ("t2", "seg"):
+            (case / f"Brats17_X_{i}_1_{mod}.nii.gz").touch()
+    return root
+
+
 def test_paper_config_dry_run(tmp_path):
-    stats, _ = _dry_run(tmp_path, "results/tables/table1.csv", "--configfile", "config/paper.yaml")
+    data = _fake_real_brain_layout(tmp_path / "data")
+    overlay = tmp_path / "paths.yaml"
+    overlay.write_text(f"brain:\n  data:\n    hcp_root: {data / 'HCP'}\n    brats_root: {data / 'BraTS'}\n")
+    stats, _ = _dry_run(tmp_path, "--configfile", "config/paper.yaml", str(overlay))
     # 2 datasets × 10 classes × (1 default + 4 z + 5 log c + 2 s variants) × 3 seeds
     assert stats["mnist_train"] == 2 * 10 * 12 * 3
     assert stats["mnist_prepare"] == 2
+    assert stats["brain_preprocess"] == 3 + 4  # one job per subject
+    assert {"cells_prepare", "mvtec_download", "mvtec_weights"} <= set(stats)
+
+
+def test_paper_config_without_brain_data_stops_with_a_clear_message(tmp_path):
+    work = tmp_path / "work"
+    (work / "config").mkdir(parents=True)
+    for f in (ROOT / "config").glob("*.yaml"):
+        (work / "config" / f.name).write_text(f.read_text())
+    proc = subprocess.run([*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-n", "--configfile", "config/paper.yaml"],
+                          cwd=work, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode != 0
+    out = proc.stderr + proc.stdout
+    assert "brain.data.hcp_root" in out and "ConnectomeDB" in out and "enabled: false" in out
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

@@ -6,16 +6,17 @@ and `save_figure` from here.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import seaborn as sns
 
 from anoloc.utils import PathLike, atomic_path
+
+matplotlib.use("Agg")  # no display needed; also safe after pyplot was imported
+logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting is chatty at INFO
 
 PALETTE = "colorblind"
 MAP_CMAP = "viridis"
