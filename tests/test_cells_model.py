@@ -12,7 +12,7 @@ import torch
 
 from anoloc.data.cells import CellSplit, save_prepared
 from anoloc.experiments import cells as exp
-from anoloc.models import load_model
+from anoloc.models import history_frame, load_model
 from anoloc.models.cell_vae import CellVAE, diag_nll, fixed_var_nll, precision_stage_loss
 from anoloc.models.supn import log_prob
 from anoloc.utils import AnolocError
@@ -152,7 +152,7 @@ def test_stage2_leaves_encoder_and_mean_bit_identical(tiny_npz, tmp_path):
 def test_mean_stage_learns(tiny_npz, tmp_path):
     cfg = {**TRAIN, "epochs": 6, "lr": 3e-3}
     exp.train_mean(tiny_npz, SMALL, {}, cfg, 0, tmp_path / "m.pt", tmp_path / "run", device="cpu")
-    hist = exp.history_frame(tmp_path / "m.pt")
+    hist = history_frame(tmp_path / "m.pt")
     assert hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
     assert (hist["lr"].iloc[-1], hist["lr"].iloc[0]) == pytest.approx((3e-4, 3e-3))  # ×0.1 at 60 %
 

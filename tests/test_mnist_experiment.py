@@ -10,6 +10,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from anoloc.data import mnist as mnist_data
 from anoloc.experiments import mnist as exp
 from anoloc.experiments import mnist_tables
+from anoloc.models import history_frame
 from anoloc.plots import save_figure
 from anoloc.plots.mnist import fig1_per_class, fig1_sweep
 from anoloc.runs import RunIdError, RunParams, mnist_score_files, parse_run_id, run_id, runs_for_class, sweep_runs
@@ -65,7 +66,7 @@ def test_train_score_table_figures(tmp_path, tiny_npz):
     model_path = tmp_path / "model.pt"
     exp.train(tiny_npz, 3, run, {"hidden": 32, "legacy_sigma": False}, train_cfg, model_path, tmp_path / "run",
               tensorboard_dir=tmp_path / "tb", device="cpu")  # fmt: skip
-    hist = exp.history_frame(model_path)
+    hist = history_frame(model_path)
     assert list(hist["epoch"]) == [1, 2] and {"train_loss", "val_loss", "train_kl", "train_rec"} <= set(hist)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 

@@ -4,7 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from anoloc.experiments.cells import history_frame, train_precision  # noqa: E402
+from anoloc.experiments.cells import train_precision  # noqa: E402
+from anoloc.models import history_frame  # noqa: E402
 from anoloc.tables import write_csv  # noqa: E402
 from anoloc.utils import set_threads, setup_logging  # noqa: E402
 

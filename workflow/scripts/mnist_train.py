@@ -4,7 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from anoloc.experiments.mnist import history_frame, train  # noqa: E402
+from anoloc.experiments.mnist import train  # noqa: E402
+from anoloc.models import history_frame  # noqa: E402
 from anoloc.runs import parse_run_id  # noqa: E402
 from anoloc.tables import write_csv  # noqa: E402
 from anoloc.utils import set_threads, setup_logging  # noqa: E402

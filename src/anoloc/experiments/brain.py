@@ -148,15 +148,6 @@ def train(
     return result
 
 
-def history_frame(model_path: PathLike) -> pd.DataFrame:
-    import pandas as pd
-
-    from anoloc.models import load_model
-
-    _, meta = load_model(model_path)
-    return pd.DataFrame(meta.get("history", []))
-
-
 # -------------------------------------------------------------------------------------------- scoring
 def score_slices(
     model: Any,

@@ -275,12 +275,6 @@ def train_precision(
     return result
 
 
-def history_frame(model_path: PathLike) -> pd.DataFrame:
-    """The per-epoch training history stored in a model file."""
-    _, meta = load_model(model_path)
-    return pd.DataFrame(meta.get("history", []))
-
-
 # ---------------------------------------------------------------------------------------- scoring
 def score(
     model_path: PathLike,

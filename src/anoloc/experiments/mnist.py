@@ -106,9 +106,3 @@ def score(
     for k in SAMPLE_SCORES:
         df[k] = scores[k]
     return df
-
-
-def history_frame(model_path: PathLike) -> pd.DataFrame:
-    """The per-epoch training history stored in a model file."""
-    _, meta = load_model(model_path)
-    return pd.DataFrame(meta.get("history", []))

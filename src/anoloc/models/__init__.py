@@ -50,3 +50,11 @@ def load_model(path: PathLike, map_location: str | torch.device = "cpu") -> tupl
     model.load_state_dict(payload["state_dict"])
     model.eval()
     return model, payload.get("meta", {})
+
+
+def history_frame(model_path: PathLike):
+    """The per-epoch training history stored in a model file, as a pandas DataFrame (one row per epoch)."""
+    import pandas as pd
+
+    _, meta = load_model(model_path)
+    return pd.DataFrame(meta.get("history", []))
