@@ -54,14 +54,16 @@ def run_demo(work: Path, cores: int, only: str | None) -> tuple[float, int, int]
         (work / "only.yaml").write_text(yaml.safe_dump(overlay))
         cmd += ["--configfile", "only.yaml"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    ps, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        peak = max(peak, tree_rss(ps))
-        time.sleep(0.2)
+    log = work / "demo.log"  # a file, not a pipe: Snakemake's log of a whole demo overflows a pipe buffer
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=work, stdout=fh, stderr=subprocess.STDOUT)
+        ps, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(ps))
+            time.sleep(0.2)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        print(proc.stderr.read()[-4000:], file=sys.stderr)
+        print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
     return wall, peak, proc.returncode
 
 
