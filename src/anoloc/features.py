@@ -90,11 +90,11 @@ def fetch_weights(url: str, dest: PathLike, sha256: str | None = None, timeout: 
     path = download_file(url, dest, sha256=sha256, timeout=timeout)
     if prefix is not None:
         digest = sha256sum(path)
-        if not digest.startswith(m.group(1)):
+        if not digest.startswith(prefix):
             path.unlink(missing_ok=True)
             raise AnolocError(
                 f"checksum mismatch for {dest} (downloaded from {url}): sha256 {digest} does not start with "
-                f"{m.group(1)}; the file was removed. Run the rule again or check the URL in the config."
+                f"{prefix}; the file was removed. Run the rule again or check the URL in the config."
             )
     return path
 
