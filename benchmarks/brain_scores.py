@@ -19,7 +19,7 @@ import torch
 from anoloc.data.brain.augment import BrainAugment
 from anoloc.models.conv_vae import ConvVAE
 from anoloc.models.vae import elbo_loss
-from anoloc.scores import gaussian_smooth, input_gradients_separate, pixel_scores
+from anoloc.scores.vae import gaussian_smooth, input_gradients_separate, pixel_scores
 
 
 def three_pass_scores(model: ConvVAE, x: torch.Tensor) -> dict[str, torch.Tensor]:

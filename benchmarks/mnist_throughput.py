@@ -18,7 +18,7 @@ import torch
 from anoloc.data.loaders import TensorBatches
 from anoloc.models.fc_vae import FCVAE
 from anoloc.models.vae import elbo_loss
-from anoloc.scores import sample_scores
+from anoloc.scores.vae import sample_scores
 from anoloc.train import TrainConfig, fit
 
 

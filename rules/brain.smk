@@ -1,36 +1,26 @@
 # Pixel-wise brain MRI experiment (Zimmerer et al. 2019, spec vae-kl-grad §3–§5): HCP (healthy) → BraTS (tumours).
 # [synthetic cohort: template → one NIfTI job per subject] → preprocess (one job per subject) → train (per seed)
-# → score (per seed) → table2 / table3 → fig2 / fig3.
-from anoloc import brain_paths as BP
+# → score (per seed) → tables (table2, table3) → figures (fig2, fig3).
+from anoloc.data.brain import cohort as BRAIN_COHORT
+from anoloc.experiments.brain import layout as BRAIN_LAYOUT
 
 BRAIN = config["brain"]
 BRAIN_CATEGORY = "Zimmerer 2019: pixel-wise brain MRI (HCP → BraTS)"
-BRAIN_COHORT = BP.cohort(BRAIN)
 
-
-wildcard_constraints:
-    brain_cohort="synthetic|real",
-    brain_dataset="hcp|brats",
-    brain_subject=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    brain_grade="HGG|LGG",
-    brain_seed=r"\d+",
-
-
-register_targets("brain", [*BP.TABLES, *BP.FIGURES])
+register_targets("brain", BRAIN_LAYOUT.targets(BRAIN))
 
 # Stop before any job when the real HCP / BraTS folders are missing or malformed.
 if BRAIN["enabled"]:
-    BP.validate(BRAIN)
+    BRAIN_COHORT.validate(BRAIN)
 
 
 rule brain_synthetic_template:
     output:
-        npz=BP.SYNTH_TEMPLATE,
+        npz=BRAIN_LAYOUT.SYNTH_TEMPLATE,
     log:
         log_path("brain_synthetic_template", "template"),
     params:
-        smooth_mm=lambda wc: 0.4
-        * min(BRAIN["data"]["synthetic"]["hcp_voxel_mm"], BRAIN["data"]["synthetic"]["brats_voxel_mm"]),
+        smooth_mm=0.4 * min(BRAIN["data"]["synthetic"]["hcp_voxel_mm"], BRAIN["data"]["synthetic"]["brats_voxel_mm"]),
     threads: 1
     resources:
         mem_mb=2000,
@@ -43,11 +33,11 @@ rule brain_synthetic_template:
 
 rule brain_synthetic_hcp:
     input:
-        template=BP.SYNTH_TEMPLATE,
+        template=BRAIN_LAYOUT.SYNTH_TEMPLATE,
     output:
-        t2=BP.SYNTH_HCP_T2,
+        t2=BRAIN_LAYOUT.SYNTH_HCP_T2,
     log:
-        log_path("brain_synthetic_hcp", "{brain_subject}"),
+        log_path("brain_synthetic_hcp", "{subject}"),
     params:
         synthetic=BRAIN["data"]["synthetic"],
     threads: 1
@@ -62,12 +52,12 @@ rule brain_synthetic_hcp:
 
 rule brain_synthetic_brats:
     input:
-        template=BP.SYNTH_TEMPLATE,
+        template=BRAIN_LAYOUT.SYNTH_TEMPLATE,
     output:
-        t2=BP.SYNTH_BRATS_T2,
-        seg=BP.SYNTH_BRATS_SEG,
+        t2=BRAIN_LAYOUT.SYNTH_BRATS_T2,
+        seg=BRAIN_LAYOUT.SYNTH_BRATS_SEG,
     log:
-        log_path("brain_synthetic_brats", "{brain_grade}", "{brain_subject}"),
+        log_path("brain_synthetic_brats", "{grade}", "{subject}"),
     params:
         synthetic=BRAIN["data"]["synthetic"],
     threads: 1
@@ -82,11 +72,11 @@ rule brain_synthetic_brats:
 
 rule brain_preprocess:
     input:
-        unpack(BP.raw_inputs(BRAIN)),
+        unpack(BRAIN_LAYOUT.raw_inputs(BRAIN)),
     output:
-        npz=BP.PREPROCESSED,
+        npz=BRAIN_LAYOUT.PREPROCESSED,
     log:
-        log_path("brain_preprocess", "{brain_cohort}", "{brain_dataset}", "{brain_subject}"),
+        log_path("brain_preprocess", "{cohort}", "{dataset}", "{subject}"),
     params:
         preprocess=BRAIN["preprocess"],
     threads: 1
@@ -101,42 +91,42 @@ rule brain_preprocess:
 
 rule brain_train:
     input:
-        unpack(lambda wc: BP.train_inputs(BRAIN)),
+        unpack(lambda wc: BRAIN_LAYOUT.train_inputs(BRAIN)),
     output:
-        model=f"{BP.MODEL_DIR}/model.pt",
-        history=f"{BP.MODEL_DIR}/history.csv",
+        model=BRAIN_LAYOUT.MODEL,
+        history=BRAIN_LAYOUT.HISTORY,
     log:
-        log_path("brain_train", "{brain_cohort}", "seed{brain_seed}"),
+        log_path("brain_train", "{cohort}", "seed{seed}"),
     params:
         model=BRAIN["model"],
         train=BRAIN["train"],
         clip=BRAIN["preprocess"]["clip"],
         device=config["device"],
-        run_dir=BP.RUN_DIR,
-        tensorboard_dir=BP.TENSORBOARD_DIR,
+        checkpoints=BRAIN_LAYOUT.CHECKPOINTS,
+        tensorboard=BRAIN_LAYOUT.TENSORBOARD,
     threads: 2
     resources:
         mem_mb=BRAIN["resources"]["train_mem_mb"],
         runtime=BRAIN["resources"]["train_runtime"],
-        gpu=1 if config["device"] != "cpu" else 0,
+        gpu=GPU,
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("brain_train", "{brain_cohort}", "seed{brain_seed}")
+        benchmark_path("brain_train", "{cohort}", "seed{seed}")
     script:
         "../workflow/scripts/brain_train.py"
 
 
 rule brain_score:
     input:
-        model=f"{BP.MODEL_DIR}/model.pt",
-        brats=lambda wc: BP.preprocessed_files(BRAIN, "brats"),
-        hcp_val=lambda wc: BP.train_inputs(BRAIN)["val"],
+        model=BRAIN_LAYOUT.MODEL,
+        brats=lambda wc: BRAIN_LAYOUT.preprocessed_files(BRAIN, "brats"),
+        hcp_val=lambda wc: BRAIN_LAYOUT.train_inputs(BRAIN)["val"],
     output:
-        brats=BP.SCORES_BRATS,
-        hcp_val=BP.SCORES_HCP_VAL,
+        brats=BRAIN_LAYOUT.SCORES_BRATS,
+        hcp_val=BRAIN_LAYOUT.SCORES_HCP_VAL,
     log:
-        log_path("brain_score", "{brain_cohort}", "seed{brain_seed}"),
+        log_path("brain_score", "{cohort}", "seed{seed}"),
     params:
         score=BRAIN["score"],
         device=config["device"],
@@ -144,25 +134,23 @@ rule brain_score:
     resources:
         mem_mb=BRAIN["resources"]["score_mem_mb"],
         runtime=BRAIN["resources"]["score_runtime"],
-        gpu=1 if config["device"] != "cpu" else 0,
+        gpu=GPU,
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("brain_score", "{brain_cohort}", "seed{brain_seed}")
+        benchmark_path("brain_score", "{cohort}", "seed{seed}")
     script:
         "../workflow/scripts/brain_score.py"
 
 
 rule brain_tables:
     input:
-        brats=BP.score_files(BRAIN, "brats"),
-        hcp_val=BP.score_files(BRAIN, "hcp_val"),
+        brats=BRAIN_LAYOUT.score_files(BRAIN, "brats"),
+        hcp_val=BRAIN_LAYOUT.score_files(BRAIN, "hcp_val"),
     output:
-        table2=report("results/tables/table2.csv", caption="../report/table2.rst", category=BRAIN_CATEGORY),
-        table3=report("results/tables/table3.csv", caption="../report/table3.rst", category=BRAIN_CATEGORY),
-        summary=report(
-            "results/tables/table3_summary.csv", caption="../report/table3_summary.rst", category=BRAIN_CATEGORY
-        ),
+        table2=report(BRAIN_LAYOUT.TABLE2, caption="../report/table2.rst", category=BRAIN_CATEGORY),
+        table3=report(BRAIN_LAYOUT.TABLE3, caption="../report/table3.rst", category=BRAIN_CATEGORY),
+        summary=report(BRAIN_LAYOUT.TABLE3_SUMMARY, caption="../report/table3_summary.rst", category=BRAIN_CATEGORY),
     log:
         log_path("brain_tables", "table2_table3"),
     params:
@@ -179,16 +167,16 @@ rule brain_tables:
 
 rule brain_figures:
     input:
-        brats=BP.score_files(BRAIN, "brats")[0],
+        brats=BRAIN_LAYOUT.score_files(BRAIN, "brats")[0],
     output:
-        fig2_png=report("results/figures/fig2.png", caption="../report/fig2.rst", category=BRAIN_CATEGORY),
-        fig2_pdf="results/figures/fig2.pdf",
-        fig3_png=report("results/figures/fig3.png", caption="../report/fig3.rst", category=BRAIN_CATEGORY),
-        fig3_pdf="results/figures/fig3.pdf",
+        fig2_png=report(BRAIN_LAYOUT.FIG2[0], caption="../report/fig2.rst", category=BRAIN_CATEGORY),
+        fig2_pdf=BRAIN_LAYOUT.FIG2[1],
+        fig3_png=report(BRAIN_LAYOUT.FIG3[0], caption="../report/fig3.rst", category=BRAIN_CATEGORY),
+        fig3_pdf=BRAIN_LAYOUT.FIG3[1],
     log:
         log_path("brain_figures", "fig2_fig3"),
     params:
-        figures=BRAIN["figures"],
+        n_examples=BRAIN["figures"]["n_examples"],
         clip=BRAIN["preprocess"]["clip"],
     threads: 1
     resources:

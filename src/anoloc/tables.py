@@ -1,4 +1,4 @@
-"""Result tables: collect per-run metrics, summarise over seeds, write CSV atomically."""
+"""Result tables: summaries over seeds (tables are written by `anoloc.io.write_csv`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-
-from anoloc.utils import PathLike, atomic_path
 
 
 def summarise(df: pd.DataFrame, by: Sequence[str], metrics: Sequence[str], n_name: str = "n_seeds") -> pd.DataFrame:
@@ -27,9 +25,3 @@ def mean_pm_std(mean: float, std: float, digits: int = 3) -> str:
     if std is None or np.isnan(std):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def write_csv(df: pd.DataFrame, path: PathLike, float_format: str = "%.6g") -> None:
-    """Write a table atomically (no index column)."""
-    with atomic_path(path, suffix=".csv") as tmp:
-        df.to_csv(tmp, index=False, float_format=float_format)

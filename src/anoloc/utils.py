@@ -1,4 +1,4 @@
-"""Small shared helpers: seeding, devices, atomic file writes, hashing, logging.
+"""Small shared helpers: seeding, devices, the atomic-write primitive, hashing, logging.
 
 torch is imported lazily so that table and figure code runs without it."""
 
@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import random
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -89,20 +88,6 @@ def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
-
-
-def save_json(obj: Any, path: PathLike) -> None:
-    """Write JSON atomically, sorted keys, 2-space indent."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def setup_logging(log_file: PathLike | None = None, level: int = logging.INFO) -> logging.Logger:

@@ -1,18 +1,14 @@
 """Snakemake: preprocess one subject's NIfTI T2 (+ BraTS segmentation) into one .npz of axial slices."""
 
-import sys
+from anoloc.experiments.brain.steps import preprocess
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.brain import preprocess  # noqa: E402
-from anoloc.utils import setup_logging  # noqa: E402
-
-setup_logging()
+start_job(snakemake)
 preprocess(
     t2=snakemake.input.t2,
     seg=snakemake.input.get("seg"),
-    dataset=snakemake.wildcards.brain_dataset,
-    subject=snakemake.wildcards.brain_subject,
+    dataset=snakemake.wildcards.dataset,
+    subject=snakemake.wildcards.subject,
     cfg=snakemake.params.preprocess,
     out=snakemake.output.npz,
 )

@@ -1,14 +1,9 @@
 """Snakemake: five pixel maps + slice scores of every BraTS slice; healthy scores of the HCP validation slices."""
 
-import sys
+from anoloc.experiments.brain.steps import score
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.brain import score  # noqa: E402
-from anoloc.utils import set_threads, setup_logging  # noqa: E402
-
-setup_logging()
-set_threads(snakemake.threads)
+start_job(snakemake)
 score(
     model_path=snakemake.input.model,
     brats_files=snakemake.input.brats,

@@ -1,20 +1,16 @@
 """Snakemake: one synthetic subject as NIfTI in the HCP layout (T2) or the BraTS layout (T2 + segmentation)."""
 
-import sys
+from anoloc.experiments.brain.steps import generate_subject
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.brain import generate_subject  # noqa: E402
-from anoloc.utils import setup_logging  # noqa: E402
-
-setup_logging()
+start_job(snakemake)
 is_brats = "seg" in snakemake.output.keys()  # noqa: SIM118 (a Namedlist)
 generate_subject(
     template=snakemake.input.template,
     dataset="brats" if is_brats else "hcp",
-    subject=snakemake.wildcards.brain_subject,
+    subject=snakemake.wildcards.subject,
     synthetic_cfg=snakemake.params.synthetic,
     t2_out=snakemake.output.t2,
     seg_out=snakemake.output.seg if is_brats else None,
-    grade=snakemake.wildcards.get("brain_grade"),
+    grade=snakemake.wildcards.get("grade"),
 )

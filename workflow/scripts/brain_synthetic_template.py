@@ -1,11 +1,7 @@
 """Snakemake: the MNI152 tissue template of the synthetic brain cohort (from nilearn's bundled files, offline)."""
 
-import sys
+from anoloc.experiments.brain.steps import make_template
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.brain import make_template  # noqa: E402
-from anoloc.utils import setup_logging  # noqa: E402
-
-setup_logging()
+start_job(snakemake)
 make_template(snakemake.output.npz, smooth_mm=float(snakemake.params.smooth_mm))

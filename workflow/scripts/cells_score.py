@@ -1,23 +1,18 @@
 """Snakemake: cell scores of one VAE method (supn / diag / l2 × sampled / restoration) and seed → CSV."""
 
-import sys
+from anoloc.experiments.cells.steps import score
+from anoloc.io import write_csv
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.cells import score  # noqa: E402
-from anoloc.tables import write_csv  # noqa: E402
-from anoloc.utils import set_threads, setup_logging  # noqa: E402
-
-setup_logging()
-set_threads(snakemake.threads)
+start_job(snakemake)
 scores = score(
     model_path=snakemake.input.model,
     npz=snakemake.input.npz,
-    cell_model=snakemake.wildcards.cell_model,
-    variant=snakemake.wildcards.cell_variant,
+    cell_model=snakemake.wildcards.model,
+    inference=snakemake.wildcards.inference,
     score_cfg=snakemake.params.score,
     quirks=snakemake.params.quirks,
-    seed=int(snakemake.wildcards.cell_seed),
+    seed=int(snakemake.wildcards.seed),
     device=snakemake.params.device,
 )
 write_csv(scores, snakemake.output.scores, float_format="%.9g")

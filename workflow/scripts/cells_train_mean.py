@@ -1,25 +1,18 @@
 """Snakemake: stage 1 of one seed — encoder + mean decoder (fixed-variance NLL + KL), restarts on mean collapse."""
 
-import sys
+from anoloc.experiments.cells.steps import train_mean
+from anoloc.jobs import start_job
+from anoloc.models import RunFiles
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.cells import train_mean  # noqa: E402
-from anoloc.models import history_frame  # noqa: E402
-from anoloc.tables import write_csv  # noqa: E402
-from anoloc.utils import set_threads, setup_logging  # noqa: E402
-
-setup_logging()
-set_threads(snakemake.threads)
+start_job(snakemake)
 train_mean(
     npz=snakemake.input.npz,
     model_cfg=snakemake.params.model,
     quirks=snakemake.params.quirks,
     train_cfg=snakemake.params.train,
-    seed=int(snakemake.wildcards.cell_seed),
-    model_out=snakemake.output.model,
-    run_dir=snakemake.params.run_dir,
-    tensorboard_dir=snakemake.params.tensorboard_dir,
+    seed=int(snakemake.wildcards.seed),
+    files=RunFiles(
+        snakemake.output.model, snakemake.output.history, snakemake.params.checkpoints, snakemake.params.tensorboard
+    ),
     device=snakemake.params.device,
 )
-write_csv(history_frame(snakemake.output.model), snakemake.output.history)

@@ -1,17 +1,14 @@
 """Snakemake: fig1 (AUROC per held-out class) and, when the config sweeps, fig1_sweep."""
 
-import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from anoloc.jobs import start_job
+from anoloc.plots import save_figure
+from anoloc.plots.mnist import fig1_per_class, fig1_sweep
 
-from anoloc.plots import save_figure  # noqa: E402
-from anoloc.plots.mnist import fig1_per_class, fig1_sweep  # noqa: E402
-from anoloc.utils import setup_logging  # noqa: E402
-
-setup_logging()
+start_job(snakemake)
 t1 = pd.read_csv(snakemake.input.table)
 defaults, sweep = snakemake.params.defaults, snakemake.params.sweep
 out = {Path(f).name: f for f in snakemake.output.figures}

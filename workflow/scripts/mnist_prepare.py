@@ -1,13 +1,9 @@
 """Snakemake: load one (Fashion)MNIST dataset from its configured source into resources/mnist/<dataset>.npz."""
 
-import sys
+from anoloc.experiments.mnist.steps import prepare
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.mnist import prepare  # noqa: E402
-from anoloc.utils import setup_logging  # noqa: E402
-
-setup_logging()
+start_job(snakemake)
 prepare(
     dataset=snakemake.wildcards.dataset,
     source_cfg=snakemake.params.source,

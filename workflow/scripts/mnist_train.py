@@ -1,26 +1,19 @@
-"""Snakemake: train one FC VAE (dataset × held-out class × run) and save model.pt + history.csv."""
+"""Snakemake: train one FC VAE (dataset × held-out class × run × seed) → model.pt + history.csv."""
 
-import sys
+from anoloc.experiments.mnist.layout import parse_run
+from anoloc.experiments.mnist.steps import train
+from anoloc.jobs import start_job
+from anoloc.models import RunFiles
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.mnist import train  # noqa: E402
-from anoloc.models import history_frame  # noqa: E402
-from anoloc.runs import parse_run_id  # noqa: E402
-from anoloc.tables import write_csv  # noqa: E402
-from anoloc.utils import set_threads, setup_logging  # noqa: E402
-
-setup_logging()
-set_threads(snakemake.threads)
+start_job(snakemake)
 train(
     npz=snakemake.input.npz,
     held_out=int(snakemake.wildcards.held_out),
-    run=parse_run_id(snakemake.wildcards.mnist_run),
+    run=parse_run(snakemake.wildcards.run, snakemake.wildcards.seed),
     model_cfg=snakemake.params.model,
     train_cfg=snakemake.params.train,
-    model_out=snakemake.output.model,
-    run_dir=snakemake.params.run_dir,
-    tensorboard_dir=snakemake.params.tensorboard_dir,
+    files=RunFiles(
+        snakemake.output.model, snakemake.output.history, snakemake.params.checkpoints, snakemake.params.tensorboard
+    ),
     device=snakemake.params.device,
 )
-write_csv(history_frame(snakemake.output.model), snakemake.output.history)

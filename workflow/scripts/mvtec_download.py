@@ -1,11 +1,7 @@
 """Snakemake: download the official MVTec AD archive (checked against the configured SHA-256)."""
 
-import sys
+from anoloc.experiments.mvtec.steps import download
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.mvtec import download  # noqa: E402
-from anoloc.utils import setup_logging  # noqa: E402
-
-setup_logging()
+start_job(snakemake)
 download(snakemake.output.archive, snakemake.params.dataset)

@@ -1,11 +1,7 @@
 """Snakemake: safely extract the MVTec-format archive, validate the configured classes, write layout.json."""
 
-import sys
+from anoloc.experiments.mvtec.steps import extract
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.mvtec import extract  # noqa: E402
-from anoloc.utils import setup_logging  # noqa: E402
-
-setup_logging()
+start_job(snakemake)
 extract(snakemake.input.archive, snakemake.output.data, snakemake.output.layout, snakemake.params.classes)

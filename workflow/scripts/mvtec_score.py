@@ -1,20 +1,17 @@
-"""Snakemake: fit one kNN method on one MVTec class, score its test images → scores CSV, metrics JSON, examples."""
+"""Snakemake: fit one kNN method on one MVTec category, score its test images → scores CSV, metrics JSON, panels."""
 
-import sys
+from anoloc.experiments.mvtec.steps import class_root, evaluate_class, write_class_result
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.experiments.mvtec import class_root, evaluate_class, write_class_result  # noqa: E402
-from anoloc.utils import set_threads, setup_logging  # noqa: E402
-
-setup_logging()
-set_threads(snakemake.threads)
+start_job(snakemake)
 result = evaluate_class(
     root=class_root(snakemake.input.layout),
-    cls=snakemake.wildcards.mvtec_class,
-    method=snakemake.wildcards.mvtec_method,
-    cfg=snakemake.params.mvtec,
+    cls=snakemake.wildcards.category,
+    knn=snakemake.params.knn,
+    seed=int(snakemake.params.seed),
+    n_examples=int(snakemake.params.n_examples),
+    with_aupro=bool(snakemake.params.aupro),
     weights=snakemake.input.weights[0] if snakemake.input.weights else None,
     device=snakemake.params.device,
 )
-write_class_result(result, snakemake.output.scores, snakemake.output.metrics, snakemake.output.examples)
+write_class_result(result, snakemake.output.scores, snakemake.output.metrics, snakemake.output.panels)

@@ -1,11 +1,7 @@
 """Snakemake: download torchvision ImageNet weights into resources/weights/ (checked; no network later)."""
 
-import sys
+from anoloc.features import fetch_weights
+from anoloc.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-from anoloc.features import fetch_weights  # noqa: E402
-from anoloc.utils import setup_logging  # noqa: E402
-
-setup_logging()
+start_job(snakemake)
 fetch_weights(snakemake.params.url, snakemake.output.weights, sha256=snakemake.params.sha256)

@@ -8,6 +8,7 @@ knowing which experiment wrote it.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,24 @@ def history_frame(model_path: PathLike):
 
     _, meta = load_model(model_path)
     return pd.DataFrame(meta.get("history", []))
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where one training run writes: the model file, its per-epoch history (CSV), the folder of its resumable
+    checkpoint and (optionally) its TensorBoard folder."""
+
+    model: PathLike
+    history: PathLike
+    checkpoints: PathLike
+    tensorboard: PathLike | None = None
+
+
+def save_trained(model: nn.Module, history: list[dict[str, Any]], files: RunFiles, meta: dict[str, Any]) -> None:
+    """Save a trained model (`meta` + the per-epoch `history` in the model file) and its history as a CSV."""
+    import pandas as pd
+
+    from anoloc.io import write_csv
+
+    save_model(model, files.model, {**meta, "history": history})
+    write_csv(pd.DataFrame(history), files.history)

@@ -10,14 +10,10 @@ import numpy as np
 
 from anoloc.metrics import pooled_curves
 from anoloc.plots import MAP_CMAP, figure_style
+from anoloc.scores.names import PIXEL_SCORES
+from anoloc.scores.names import SCORE_LABELS as _ALL_LABELS
 
-SCORE_LABELS = {
-    "rec": "Rec",
-    "elbo_grad": "ELBO-Grad",
-    "kl_grad": "KL-Grad",
-    "rec_grad": "Rec-Grad",
-    "combi": "Combi",
-}
+SCORE_LABELS = {k: _ALL_LABELS[k] for k in PIXEL_SCORES}
 
 
 def example_slices(scores: Mapping[str, np.ndarray], n: int = 4) -> list[int]:

@@ -11,15 +11,8 @@ import pandas as pd
 import seaborn as sns
 
 from anoloc.plots import MAP_CMAP, figure_style
+from anoloc.scores.names import METHOD_LABELS
 
-MODEL_LABELS = {
-    "supn": "SUPN",
-    "diag": "Diag",
-    "l2": "L2",
-    "spade": "SPADE",
-    "padim": "PaDiM",
-    "patchcore": "PatchCore",
-}
 FIG4_COLUMNS = (
     ("input", "input"),
     ("mean", "mean μ"),
@@ -32,7 +25,7 @@ FIG4_COLUMNS = (
 
 def method_label(model: str, variant: str, backbone: str = "") -> str:
     """E.g. 'SUPN (Restoration)', 'Diag', 'PatchCore [wide_resnet50_2]'."""
-    label = MODEL_LABELS.get(model, model)
+    label = METHOD_LABELS.get(model, model)
     if variant == "restoration":
         label += " (Restoration)"
     elif variant and variant != "sampled":

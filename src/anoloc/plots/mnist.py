@@ -10,8 +10,10 @@ import seaborn as sns
 
 from anoloc.data.mnist import CLASS_NAMES
 from anoloc.plots import figure_style
+from anoloc.scores.names import SAMPLE_SCORES
+from anoloc.scores.names import SCORE_LABELS as _ALL_LABELS
 
-SCORE_LABELS = {"kl": "KL", "rec": "Rec", "elbo": "ELBO"}
+SCORE_LABELS = {k: _ALL_LABELS[k] for k in SAMPLE_SCORES}
 PARAM_LABELS = {"z": "latent size z", "log_c": "log c", "scaling": "scaling factor s"}
 
 

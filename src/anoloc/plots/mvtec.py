@@ -9,9 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from anoloc.plots import MAP_CMAP, figure_style
+from anoloc.scores.names import METHOD_LABELS
 from anoloc.utils import PathLike
 
-METHOD_LABELS = {"spade": "SPADE", "padim": "PaDiM", "patchcore": "PatchCore"}
 OUTLINE = "#ff3b30"
 
 

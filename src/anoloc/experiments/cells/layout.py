@@ -1,0 +1,71 @@
+"""Layout of the fluorescent-cell experiment: path templates, score files, targets (torch-free).
+
+Per seed, stage 1 trains the encoder + mean decoder (`mean`), stage 2 a SUPN and a diag precision decoder on the
+frozen stage-1 model. Every method scored on the cells — the six VAE methods `<supn|diag|l2>_<sampled|restoration>`
+and, when `mvtec.cells` enables them, the kNN methods — writes one CSV per seed at `SCORES` with columns `split`
+(healthy_test | infected), `name` (file name), `label` (0 healthy, 1 infected), `score` (higher = more anomalous)
+and `backbone` (empty for the VAEs); table4 collects them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from anoloc import paths
+from anoloc.scores.names import CELL_INFERENCES, CELL_VAE_METHODS
+
+EXPERIMENT = "cells"
+
+DATA = f"{paths.RESOURCES}/cells/cells.npz"
+CACHE = f"{paths.RESOURCES}/cells/cache"
+MODEL = f"{paths.result_dir(EXPERIMENT, 'models')}/seed{{seed}}/{{stage}}/model.pt"
+HISTORY = f"{paths.result_dir(EXPERIMENT, 'models')}/seed{{seed}}/{{stage}}/history.csv"
+CHECKPOINTS = f"{paths.result_dir(EXPERIMENT, 'checkpoints')}/seed{{seed}}/{{stage}}"
+TENSORBOARD = f"{paths.result_dir(EXPERIMENT, 'tensorboard')}/seed{{seed}}/{{stage}}"
+SCORES = f"{paths.result_dir(EXPERIMENT, 'scores')}/{{method}}/seed{{seed}}.csv"
+VAE_SCORES = SCORES.replace("{method}", "{model}_{inference}")  # the six VAE methods, e.g. supn_sampled
+KNN_SCORES = SCORES.replace("{method}", "{knn_method}")  # the kNN methods on the cells
+PANELS = f"{paths.result_dir(EXPERIMENT, 'panels')}/fig4.npz"
+TABLE4 = paths.table("table4")
+TABLE4_RUNS = paths.table("table4_runs")
+FIG4 = paths.figure("fig4")
+FIG5 = paths.figure("fig5")
+
+
+def targets(cfg: Mapping[str, Any]) -> list[str]:
+    """Final outputs: table4 (+ per-seed runs), fig4, fig5."""
+    return [TABLE4, TABLE4_RUNS, *FIG4, *FIG5]
+
+
+def knn_enabled(config: Mapping[str, Any]) -> bool:
+    """Whether the kNN methods score the cells (the `mvtec` experiment's `cells` section)."""
+    mv = config["mvtec"]
+    return bool(mv["enabled"] and "cells" in mv and mv["cells"]["enabled"])
+
+
+def knn_score_files(config: Mapping[str, Any]) -> list[str]:
+    """Score CSVs of the kNN methods on the cells (rows of table4), if the config enables them."""
+    if not knn_enabled(config):
+        return []
+    cells = config["mvtec"]["cells"]
+    return [paths.fill(SCORES, method=m, seed=s) for m in cells["methods"] for s in cells["seeds"]]
+
+
+def vae_score_files(cells_cfg: Mapping[str, Any]) -> list[str]:
+    """Score CSVs of the six VAE methods for every configured seed."""
+    return [paths.fill(SCORES, method=m, seed=s) for m in CELL_VAE_METHODS for s in cells_cfg["seeds"]]
+
+
+def table4_inputs(config: Mapping[str, Any]) -> list[str]:
+    """Everything table4 collects: the VAE methods and, when enabled, the kNN methods on the cells."""
+    return vae_score_files(config["cells"]) + knn_score_files(config)
+
+
+def parse_score_file(path: Any) -> tuple[str, str, int]:
+    """(model, inference, seed) of a score file; inference '' for the kNN methods."""
+    v = paths.parse(SCORES, path)
+    model, _, inference = v["method"].rpartition("_")
+    if inference not in CELL_INFERENCES:
+        model, inference = v["method"], ""
+    return model, inference, int(v["seed"])

@@ -1,0 +1,377 @@
+"""Steps of the fluorescent-cell experiment (Vodenicharski et al. 2022; spec supn-cells §2–§6): prepare → stage 1
+(encoder + mean decoder) → stage 2 SUPN and stage 2 diag (frozen encoder/mean) → cell scores of the VAE methods and
+of the kNN methods → the arrays of fig4.
+
+Config blocks used here (see config/schema/cells.schema.yaml): `data`, `model`, `quirks`, `train_mean`,
+`train_precision`, `score`, `figures`; the kNN methods take a kNN section of the `mvtec` config
+(`anoloc.knn.pipeline`). Tables and figures are built without torch (`anoloc.experiments.cells.tables`,
+`anoloc.plots.cells`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from anoloc.data import cells as cells_data
+from anoloc.data.loaders import TensorBatches
+from anoloc.io import save_json
+from anoloc.knn.pipeline import fit_score_arrays
+from anoloc.metrics import auroc
+from anoloc.models import RunFiles, load_model, save_trained, supn
+from anoloc.models.cell_vae import CellVAE, mean_stage_loss, precision_stage_loss
+from anoloc.scores.cells import gaussian_blur, score_cells
+from anoloc.train import TrainConfig, TrainResult, fit
+from anoloc.utils import AnolocError, PathLike, derive_seed, resolve_device, seed_everything
+
+log = logging.getLogger(__name__)
+
+MODEL_KEYS = ("image_size", "depth", "kernel_size", "hidden_dim", "latent_dim", "connectivity", "fixed_var")
+
+
+# ------------------------------------------------------------------------------------------ data
+def prepare(data_cfg: Mapping[str, Any], cache_dir: PathLike, out_npz: PathLike) -> None:
+    """The FL cells from the configured source (path / download / synthetic), checked, into one .npz."""
+    cells_data.prepare(data_cfg, cache_dir=cache_dir, out_npz=out_npz)
+
+
+def prepared_fingerprint(npz: PathLike) -> str:
+    """The content hash the prepared file was made from (identifies the data in checkpoint fingerprints)."""
+    with np.load(npz, allow_pickle=False) as z:
+        return str(z["info_content_sha256"]) if "info_content_sha256" in z else str(Path(npz).stat().st_mtime)
+
+
+def to_tensor(images: np.ndarray, transpose: bool = False) -> torch.Tensor:
+    """uint8 (N,H,W) → float32 (N,1,H,W), each image min–max scaled to [−1, 1] (eps 1e−6), as the released code."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().unsqueeze(1)
+    lo = x.amin((2, 3), keepdim=True)
+    hi = x.amax((2, 3), keepdim=True)
+    x = 2 * (x - lo) / (hi - lo + 1e-6) - 1
+    return x.transpose(-1, -2).contiguous() if transpose else x
+
+
+def random_flips(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """Per-sample random horizontal and vertical flips (p = 0.5 each), vectorised, from torch's global RNG."""
+    x = batch[0]
+    h = torch.rand(len(x)) < 0.5
+    v = torch.rand(len(x)) < 0.5
+    x = torch.where(h.view(-1, 1, 1, 1), x.flip(-1), x)
+    x = torch.where(v.view(-1, 1, 1, 1), x.flip(-2), x)
+    return (x, *batch[1:])
+
+
+def train_batches(npz: PathLike, batch_size: int, legacy_transpose: bool = False) -> TensorBatches:
+    """All healthy_train images in memory, shuffled, flipped, `drop_last` (as the released code)."""
+    x = to_tensor(cells_data.load_prepared(npz)["healthy_train"].images, transpose=legacy_transpose)
+    if batch_size > len(x):
+        log.warning("batch size %d > %d training images: using batches of %d", batch_size, len(x), len(x))
+        batch_size = len(x)
+    return TensorBatches([x], batch_size, shuffle=True, drop_last=True, transform=random_flips)
+
+
+def test_set(npz: PathLike, quirks: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor, pd.DataFrame]:
+    """(images (N,1,H,W) in [−1, 1], optionally blurred; masks (N,1,H,W) bool; frame split/name/label)."""
+    data = cells_data.load_prepared(npz)
+    xs, ms, rows = [], [], []
+    for split in cells_data.TEST_SPLITS:
+        d = data[split]
+        xs.append(to_tensor(d.images))
+        ms.append(torch.from_numpy(d.masks).unsqueeze(1))
+        rows.append(pd.DataFrame({"split": split, "name": d.names, "label": cells_data.LABELS[split]}))
+    x = torch.cat(xs)
+    if quirks["test_blur"]:
+        x = gaussian_blur(x, int(quirks["test_blur_kernel"]), float(quirks["test_blur_sigma"]))
+    return x, torch.cat(ms), pd.concat(rows, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------- training
+class MeanCollapse(Exception):
+    """The decoded means of prior samples are (nearly) identical: the VAE collapsed to a constant mean."""
+
+
+def mean_collapse_check(
+    threshold: float, n_samples: int = 5, every_steps: int = 100, steps_per_epoch: int = 1, seed: int = 0
+):
+    """Training callback (spec §2.6): after every `every_steps` optimiser steps (checked at epoch ends), decode
+    `n_samples` prior samples and raise `MeanCollapse` if their per-pixel variance across the samples, averaged
+    over the pixels, is below `threshold`. (Right after initialisation the decoder ignores z, so there is no
+    check before the first `every_steps` steps, as in the released detector.)"""
+
+    def check(epoch: int, model: CellVAE, record: dict[str, float]) -> None:
+        if (epoch * steps_per_epoch) // every_steps == ((epoch - 1) * steps_per_epoch) // every_steps:
+            return
+        device = next(model.parameters()).device
+        gen = torch.Generator().manual_seed(derive_seed(seed, "collapse", epoch))
+        z = torch.randn(n_samples, model.hparams["latent_dim"], generator=gen).to(device)
+        with torch.no_grad():
+            var = model.decode_mean(z).var(0).mean().item()
+        record["prior_mean_var"] = var
+        log.info("epoch %d: variance of %d decoded prior means %.3g", epoch, n_samples, var)
+        if var < threshold:
+            raise MeanCollapse(f"variance of {n_samples} decoded prior means {var:.3g} < {threshold:g}")
+
+    return check
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's weights (identifies the stage-1 model in the stage-2 checkpoint fingerprint)."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _model_kwargs(model_cfg: Mapping[str, Any], quirks: Mapping[str, Any]) -> dict[str, Any]:
+    kwargs = {k: model_cfg[k] for k in MODEL_KEYS if k in model_cfg}
+    kwargs["legacy_reparam"] = bool(quirks["legacy_reparam"])
+    kwargs["legacy_logvar_bias_init"] = bool(quirks["legacy_logvar_bias_init"])
+    return kwargs
+
+
+def _train_config(cfg: Mapping[str, Any], seed: int, device: str) -> TrainConfig:
+    """Adam settings of a stage; `lr_drop_fraction` f → LR ×0.1 after round(f·epochs) epochs (stepped per epoch)."""
+    epochs = int(cfg["epochs"])
+    drop = cfg["lr_drop_fraction"]
+    if drop:
+        return TrainConfig.from_dict(
+            dict(cfg), seed=seed, device=device, schedule="multistep", milestones=[round(drop * epochs)]
+        )
+    return TrainConfig.from_dict(dict(cfg), seed=seed, device=device, schedule="constant")
+
+
+def train_mean(
+    npz: PathLike,
+    model_cfg: Mapping[str, Any],
+    quirks: Mapping[str, Any],
+    train_cfg: Mapping[str, Any],
+    seed: int,
+    files: RunFiles,
+    device: str = "auto",
+) -> TrainResult:
+    """Stage 1: encoder + mean decoder with the fixed-variance NLL + KL; restarts on mean collapse.
+
+    A collapse restarts training from scratch with a new derived seed (logged, stale checkpoint deleted),
+    at most `train_cfg.max_restarts` times. The attempt in progress is remembered in `attempt.json` of the
+    checkpoint folder, so a rerun after an interruption resumes the right attempt.
+    """
+    run_dir = Path(files.checkpoints)
+    batches = train_batches(npz, int(train_cfg["batch_size"]), bool(quirks["legacy_transpose"]))
+    attempt_file = run_dir / "attempt.json"
+    attempt = json.loads(attempt_file.read_text())["attempt"] if attempt_file.exists() else 0
+    max_restarts = int(train_cfg["max_restarts"])
+    data_id = prepared_fingerprint(npz)
+    while True:
+        attempt_seed = seed if attempt == 0 else derive_seed(seed, "restart", attempt)
+        seed_everything(attempt_seed)  # weight initialisation
+        model = CellVAE(**_model_kwargs(model_cfg, quirks), likelihood="fixed")
+        check = mean_collapse_check(
+            float(train_cfg["collapse_threshold"]),
+            int(train_cfg["collapse_samples"]),
+            int(train_cfg["collapse_check_steps"]),
+            len(batches),
+            attempt_seed,
+        )
+        try:
+            result = fit(
+                model,
+                mean_stage_loss,
+                batches,
+                _train_config(train_cfg, attempt_seed, device),
+                files.checkpoints,
+                tensorboard_dir=files.tensorboard,
+                callbacks=[check],
+                fingerprint_extra={"data": data_id, "batch_size": batches.batch_size, "quirks": dict(quirks)},
+                desc=f"cells mean seed {seed}" + (f" (restart {attempt})" if attempt else ""),
+            )
+            break
+        except MeanCollapse as exc:
+            (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+            if attempt >= max_restarts:
+                attempt_file.unlink(missing_ok=True)
+                raise AnolocError(
+                    f"stage 1 (seed {seed}) collapsed to a constant mean {attempt + 1} times ({exc}); "
+                    "raise cells.train_mean.max_restarts, lower the learning rate or train longer"
+                ) from exc
+            attempt += 1
+            log.warning(
+                "mean collapse in stage 1 (seed %d): %s; restarting from scratch with seed %d (restart %d of %d)",
+                seed,
+                exc,
+                derive_seed(seed, "restart", attempt),
+                attempt,
+                max_restarts,
+            )
+            save_json({"attempt": attempt}, attempt_file)
+    meta = {
+        "stage": "mean",
+        "seed": seed,
+        "restarts": attempt,
+        "train_seed": attempt_seed,
+        "train": dict(train_cfg),
+        "quirks": dict(quirks),
+        "data": data_id,
+    }
+    save_trained(model, result.history, files, meta)
+    return result
+
+
+def train_precision(
+    npz: PathLike,
+    mean_model: PathLike,
+    likelihood: str,
+    quirks: Mapping[str, Any],
+    train_cfg: Mapping[str, Any],
+    seed: int,
+    files: RunFiles,
+    device: str = "auto",
+) -> TrainResult:
+    """Stage 2 (`likelihood` supn or diag): the stage-1 encoder and mean decoder are loaded and frozen
+    (requires_grad False, not given to the optimiser); only the new precision decoder is trained."""
+    if likelihood not in ("supn", "diag"):
+        raise AnolocError(f"stage 2 likelihood must be supn or diag, got {likelihood!r}")
+    base, _ = load_model(mean_model)
+    seed_everything(derive_seed(seed, likelihood))  # precision decoder initialisation
+    model = CellVAE(**{**base.hparams, "likelihood": likelihood})
+    model.load_mean_path(base)
+    params = model.freeze_mean_path()
+    batches = train_batches(npz, int(train_cfg["batch_size"]), bool(quirks["legacy_transpose"]))
+    l1 = float(quirks["l1_reg_weight"]) if likelihood == "supn" else 0.0
+    quarter = bool(quirks["legacy_diag_quarter"]) and likelihood == "diag"
+    loss_fn = functools.partial(precision_stage_loss, l1_weight=l1, legacy_diag_quarter=quarter)
+    result = fit(
+        model,
+        loss_fn,
+        batches,
+        _train_config(train_cfg, derive_seed(seed, likelihood, "train"), device),
+        files.checkpoints,
+        params=params,
+        tensorboard_dir=files.tensorboard,
+        fingerprint_extra={
+            "data": prepared_fingerprint(npz),
+            "mean_model": weights_digest(base),
+            "batch_size": batches.batch_size,
+            "l1": l1,
+            "quarter": quarter,
+            "quirks": dict(quirks),
+        },
+        desc=f"cells {likelihood} seed {seed}",
+    )
+    meta = {
+        "stage": likelihood,
+        "seed": seed,
+        "l1_reg_weight": l1,
+        "legacy_diag_quarter": quarter,
+        "train": dict(train_cfg),
+        "quirks": dict(quirks),
+        "mean_model": str(mean_model),
+    }
+    save_trained(model, result.history, files, meta)
+    return result
+
+
+# ---------------------------------------------------------------------------------------- scoring
+def score(
+    model_path: PathLike,
+    npz: PathLike,
+    cell_model: str,
+    inference: str,
+    score_cfg: Mapping[str, Any],
+    quirks: Mapping[str, Any],
+    seed: int,
+    device: str = "auto",
+) -> pd.DataFrame:
+    """Scores of every test cell: columns split, name, label, score, backbone (empty for the VAEs).
+
+    `cell_model` l2 scores the stage-1 model (fixed variance, map r²/σ²); supn / diag their stage-2 models.
+    """
+    model, _ = load_model(model_path)
+    expected = {"l2": "fixed", "supn": "supn", "diag": "diag"}[cell_model]
+    if model.likelihood != expected:
+        raise AnolocError(f"{model_path}: a {model.likelihood!r} model, but {cell_model} needs {expected!r}")
+    x, masks, frame = test_set(npz, quirks)
+    scores = score_cells(
+        model,
+        x,
+        masks,
+        inference,
+        n_samples=int(score_cfg["n_samples"]),
+        steps=int(score_cfg["restoration_steps"]),
+        lr=float(score_cfg["restoration_lr"]),
+        batch_size=int(score_cfg["batch_size"]),
+        seed=derive_seed(seed, "score", cell_model, inference),
+        device=resolve_device(device),
+    )
+    return frame.assign(score=scores, backbone="")
+
+
+def score_knn(
+    npz: PathLike,
+    knn: Mapping[str, Any],
+    seed: int,
+    n_train: int,
+    weights: PathLike | None = None,
+    device: str = "auto",
+) -> pd.DataFrame:
+    """A kNN method (`knn`: a kNN section, `anoloc.knn.pipeline`) fitted on the first `n_train` healthy training
+    crops in name order (the SUPN repository used 100), scoring every test cell: columns as `score`."""
+    data = cells_data.load_prepared(npz)
+    train = data["healthy_train"]
+    order = np.argsort(np.asarray(train.names), kind="stable")[: int(n_train)]
+    model, scores = fit_score_arrays(
+        knn, np.asarray(train.images)[order], [data[s].images for s in cells_data.TEST_SPLITS], seed, weights, device
+    )
+    frame = pd.concat(
+        [
+            pd.DataFrame({"split": s, "name": list(data[s].names), "label": cells_data.LABELS[s], "score": v})
+            for s, v in zip(cells_data.TEST_SPLITS, scores, strict=True)
+        ],
+        ignore_index=True,
+    ).assign(backbone=model.extractor.label)
+    auc = auroc(frame["label"], frame["score"])
+    log.info("cells %s seed %d: AUROC %.3f (%d training crops)", knn["method"], seed, auc, len(order))
+    return frame
+
+
+# ---------------------------------------------------------------------------------------- figures
+@torch.no_grad()
+def panels(
+    npz: PathLike,
+    mean_model: PathLike,
+    diag_model: PathLike,
+    supn_model: PathLike,
+    quirks: Mapping[str, Any],
+    n_healthy: int = 3,
+    n_infected: int = 3,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Arrays of fig4 for the first `n_healthy` healthy and `n_infected` infected test cells, at z = μ_z:
+    input, mean, L2 / diag / SUPN maps and one SUPN sample μ + L⁻ᵀε (all (n,H,W)), plus names and labels."""
+    x, masks, frame = test_set(npz, quirks)
+    pick = np.concatenate(
+        [np.flatnonzero(frame["label"] == 0)[:n_healthy], np.flatnonzero(frame["label"] == 1)[:n_infected]]
+    )
+    x, masks, frame = x[pick], masks[pick], frame.iloc[pick]
+    models = {k: load_model(p)[0] for k, p in (("l2", mean_model), ("diag", diag_model), ("supn", supn_model))}
+    z, _ = models["supn"].encode(x)  # the encoder (and mean decoder) are shared: stage 2 froze them
+    out: dict[str, np.ndarray] = {"input": x[:, 0].numpy(), "mask": masks[:, 0].numpy()}
+    for name, model in models.items():
+        mean, log_diag, off_diag, c = model.whitening(z)
+        out[f"{name}_map"] = supn.mahalanobis_map(x, mean, log_diag, off_diag, c)[:, 0].numpy()
+        if name == "supn":
+            out["mean"] = mean[:, 0].numpy()
+            gen = torch.Generator().manual_seed(derive_seed(seed, "fig4"))
+            out["supn_sample"] = supn.sample(mean, log_diag, off_diag, 1, c, gen)[0, :, 0].numpy()
+    out["name"] = frame["name"].to_numpy(dtype=str)
+    out["split"] = frame["split"].to_numpy(dtype=str)
+    out["label"] = frame["label"].to_numpy()
+    return out

@@ -1,0 +1,41 @@
+"""The cells rules: the DAG of the demo and of the CI overlay (Snakemake dry-runs, no training)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.slow
+OTHERS_OFF = {"mnist": {"enabled": False}, "brain": {"enabled": False}, "mvtec": {"enabled": False}}
+
+
+def cells_only(dry_run, tmp_path, *overlays):
+    off = tmp_path / "others_off.yaml"
+    off.write_text(yaml.safe_dump(OTHERS_OFF))
+    return dry_run("--configfile", "config/config.yaml", str(off), *map(str, overlays))
+
+
+def test_demo_dag(dry_run, tmp_path):
+    assert cells_only(dry_run, tmp_path) == {
+        "cells_prepare": 1,
+        "cells_train_mean": 1,
+        "cells_train_precision": 2,
+        "cells_score": 6,
+        "cells_tables": 1,
+        "cells_panels": 1,
+        "cells_figures": 1,
+        "all": 1,
+        "total": 14,
+    }
+
+
+def test_ci_overlay_and_seeds(dry_run, tmp_path):
+    ci = yaml.safe_load((ROOT / "config" / "ci_cells_real.yaml").read_text())
+    assert set(ci) == {"cells"} and ci["cells"]["data"]["path"] == "../shared/data/fl_dataset"
+    seeds = tmp_path / "seeds.yaml"
+    seeds.write_text(yaml.safe_dump({"cells": {"seeds": [0, 1, 2]}}))
+    jobs = cells_only(dry_run, tmp_path, ROOT / "config" / "ci_cells_real.yaml", seeds)
+    assert (jobs["cells_train_mean"], jobs["cells_train_precision"], jobs["cells_score"]) == (3, 6, 18)
+    assert jobs["cells_tables"] == jobs["cells_panels"] == 1
