@@ -3,13 +3,15 @@ and the fraction of settings in which one score beats another. Pure NumPy/SciPy:
 
 Conventions as in `anoloc.metrics`: label 1 = anomalous, higher score = more anomalous; differences are A − B.
 
-**DeLong** (`delong_auroc`, `delong_paired`). With m positives X and n negatives Y, ψ(x, y) = 1 if x > y,
-½ if x = y, 0 otherwise, the structural components are V10_i = (1/n) Σ_j ψ(X_i, Y_j) and
-V01_j = (1/m) Σ_i ψ(X_i, Y_j); AUROC = mean V10 = mean V01, and for several scores on the same samples
+**DeLong** (`delong_auroc`, `delong_paired`, `delong_paired_seeds`). With m positives X and n negatives Y,
+ψ(x, y) = 1 if x > y, ½ if x = y, 0 otherwise, the structural components are V10_i = (1/n) Σ_j ψ(X_i, Y_j)
+and V01_j = (1/m) Σ_i ψ(X_i, Y_j); AUROC = mean V10 = mean V01, and for several scores on the same samples
 Cov(AUROC) = S10/m + S01/n with S10, S01 the sample covariance matrices (ddof 1) of the components across
 scores (DeLong, DeLong & Clarke-Pearson 1988). The components come from midranks in O(n log n) (Sun & Xu 2014):
-V10_i = (rank of X_i among all − rank among positives)/n. Intervals and p-values are Wald (normal) ones; the
-AUROC interval is clipped to [0, 1].
+V10_i = (rank of X_i among all − rank among positives)/n. A contrast c·AUROC (a difference, or a mean of
+differences over seeds on the same samples) has variance cᵀ Cov c. Intervals and p-values are Wald (normal)
+ones; the AUROC interval is clipped to [0, 1]. DeLong treats samples as independent: with clustered samples
+(pixels of one patient) use the grouped bootstrap.
 
 **Grouped bootstrap** (`pooled_statistic`, `group_bootstrap`, `paired_bootstrap`). Test samples are resampled
 by group (a patient, a cell, an image), with replacement, `scipy.stats.bootstrap` drawing the group indices
@@ -30,10 +32,12 @@ function of w through per-group sufficient statistics, so nothing is re-sorted p
 The bootstrap p-value is two-sided, from the percentile distribution: p = min(1, 2·min(1 + #{θ* ≤ θ0},
 1 + #{θ* ≥ θ0}) / (B + 1)), so p < 1 − confidence roughly when the percentile interval excludes θ0.
 
-**Seeds** (`seed_mean`, `combine_replicates`, `combine_inverse_variance`). Seeds score the *same* test samples,
-so their sampling errors are correlated. The recommended combination resamples the groups once and averages
-the per-seed differences within each resample (`seed_mean` inside one `group_bootstrap`; equivalently
-`combine_replicates` on per-seed results drawn with the same `seed`, `n_resamples` and groups): the interval
+**Seeds** (`paired_bootstrap_seeds`, `delong_paired_seeds`, `seed_mean`, `combine_replicates`,
+`combine_inverse_variance`). Seeds score the *same* test samples, so their sampling errors are correlated. The
+recommended combination resamples the groups once and averages the per-seed differences within each resample
+(`paired_bootstrap_seeds`, i.e. `seed_mean` inside one `group_bootstrap`; equivalently `combine_replicates` on
+per-seed results drawn with the same `seed`, `n_resamples` and groups), or for AUROC on independent samples
+the DeLong contrast of all 2S scores with their joint covariance (`delong_paired_seeds`): the interval
 covers the test-sample uncertainty of the seed-averaged difference, conditional on the trained models (the
 seed-to-seed spread is averaged out, not treated as a random effect). `combine_inverse_variance` is the
 fixed-effect meta-analysis for independent estimates (e.g. seeds on disjoint test sets); on a shared test set
@@ -154,16 +158,29 @@ def delong_auroc(labels: ArrayLike, scores: ArrayLike, confidence: float = 0.95)
 def delong_paired(labels: ArrayLike, score_a: ArrayLike, score_b: ArrayLike, confidence: float = 0.95) -> DeLongResult:
     """AUROC(A) − AUROC(B) of two scores on the same samples: DeLong variance Var A + Var B − 2 Cov, Wald
     interval and two-sided p-value for a zero difference."""
-    a = np.asarray(score_a, dtype=np.float64).ravel()
-    b = np.asarray(score_b, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"the two scores differ in size: {a.shape} vs {b.shape}")
-    auc, cov = delong_covariance(labels, np.stack([a, b]))
-    d = float(auc[0] - auc[1])
-    v = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    return delong_paired_seeds(labels, [score_a], [score_b], confidence)
+
+
+def delong_paired_seeds(
+    labels: ArrayLike, scores_a: Sequence[ArrayLike], scores_b: Sequence[ArrayLike], confidence: float = 0.95
+) -> DeLongResult:
+    """Mean over seeds of AUROC(A_s) − AUROC(B_s), all on the same samples: the contrast c·AUROC of the 2S scores
+    with c = (1/S, …, −1/S, …) and variance cᵀ Cov c from one joint DeLong covariance, so the correlation
+    between seeds (same test samples) is accounted for. `auroc_a`, `auroc_b`: the seed-mean AUROCs."""
+    if len(scores_a) != len(scores_b) or not scores_a:
+        raise ValueError(f"need the same number (≥ 1) of seeds for A and B, got {len(scores_a)} and {len(scores_b)}")
+    rows = [np.asarray(s, dtype=np.float64).ravel() for s in (*scores_a, *scores_b)]
+    if len({r.shape for r in rows}) != 1:
+        raise ValueError(f"the scores differ in size: {sorted({r.size for r in rows})}")
+    n_seeds = len(scores_a)
+    auc, cov = delong_covariance(labels, np.stack(rows))
+    c = np.r_[np.full(n_seeds, 1.0 / n_seeds), np.full(n_seeds, -1.0 / n_seeds)]
+    d, v = float(c @ auc), float(c @ cov @ c)
     lo, hi, p = _wald(d, v, 0.0, confidence)
     y = np.asarray(labels).ravel().astype(bool)
-    return DeLongResult(d, v, lo, hi, p, int(y.sum()), int((~y).sum()), float(auc[0]), float(auc[1]), "DeLong paired")
+    mean_a, mean_b = float(auc[:n_seeds].mean()), float(auc[n_seeds:].mean())
+    test = "DeLong paired" + (f", mean of {n_seeds} seeds" if n_seeds > 1 else "")
+    return DeLongResult(d, v, lo, hi, p, int(y.sum()), int((~y).sum()), mean_a, mean_b, test)
 
 
 # ================================================================== group-weighted sufficient statistics

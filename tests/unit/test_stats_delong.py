@@ -88,3 +88,22 @@ def test_auroc_interval_is_clipped_and_single_class_raises():
     assert r.estimate == 1.0 and r.ci_high == 1.0 and r.ci_low == 1.0
     with pytest.raises(ValueError, match="both classes"):
         stats.delong_auroc(np.ones(5), np.arange(5))
+
+
+def test_seed_mean_contrast_uses_the_joint_covariance(tied_data):
+    """Mean over 2 seeds of AUROC(A_s) − AUROC(B_s): estimate and variance cᵀ Cov c from brute-force components."""
+    y, a, b = tied_data
+    rng = np.random.default_rng(3)
+    a2, b2 = a + np.round(0.3 * rng.normal(size=a.size), 1), b + np.round(0.3 * rng.normal(size=b.size), 1)
+    comps = [brute_components(y, s) for s in (a, a2, b, b2)]
+    v10, v01 = np.stack([c[1] for c in comps]), np.stack([c[2] for c in comps])
+    cov = np.cov(v10) / v10.shape[1] + np.cov(v01) / v01.shape[1]
+    c = np.array([0.5, 0.5, -0.5, -0.5])
+    r = stats.delong_paired_seeds(y, [a, a2], [b, b2])
+    aucs = np.array([roc_auc_score(y, s) for s in (a, a2, b, b2)])
+    assert r.estimate == pytest.approx(c @ aucs, abs=1e-12)
+    assert r.variance == pytest.approx(c @ cov @ c, rel=1e-10)
+    assert (r.auroc_a, r.auroc_b) == pytest.approx((aucs[:2].mean(), aucs[2:].mean()))
+    same = stats.delong_paired_seeds(y, [a, a], [b, b])
+    one = stats.delong_paired(y, a, b)
+    assert (same.estimate, same.variance) == pytest.approx((one.estimate, one.variance), rel=1e-10)
