@@ -262,3 +262,13 @@ def test_failed_check_leaves_no_destination_and_success_replaces_it(tmp_path, si
     assert safe_extract(archive, site / "out") == site / "out"
     assert _tree(site / "out") == {"data": None, "data/a.txt": b"new"}  # replaced as a whole, no stale old.txt
     assert sorted(p.name for p in site.iterdir()) == ["out", "victim.txt"]  # no temporary folders left
+
+
+def test_extracted_folder_has_the_usual_permissions(tmp_path):
+    archive = _tar(tmp_path / "ok.tar", [(_info("a.txt"), b"a")])
+    umask = os.umask(0o022)
+    try:
+        safe_extract(archive, tmp_path / "out")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755  # not mkdtemp's 0700

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import logging
 import lzma
+import os
 import re
 import shutil
 import stat
@@ -209,7 +210,10 @@ def safe_extract(
     dest.parent.mkdir(parents=True, exist_ok=True)
     _check_space(archive, dest, members)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.extracting-", dir=dest.parent))
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        tmp.chmod(0o777 & ~umask)  # mkdtemp creates 0700; give the final folder the usual permissions
         with disk_full_guard(dest, "extract into"):
             try:
                 _unpack(archive, tmp)
