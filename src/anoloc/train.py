@@ -24,7 +24,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from anoloc.utils import AnolocError, PathLike, atomic_path, derive_seed, resolve_device, seed_everything
+from anoloc.storage import save_torch
+from anoloc.utils import AnolocError, PathLike, derive_seed, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +197,7 @@ def fit(
             "state": state,
             "history": result.history,
         }
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(payload, tmp)
+        save_torch(payload, ckpt_path)  # atomic; a full disk is an AnolocError naming the checkpoint
 
     writer = None
     if tensorboard_dir is not None:

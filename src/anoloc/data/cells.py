@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 import numpy as np
 from PIL import Image
 
+from anoloc.data import images as image_file
 from anoloc.data.download import download_file, safe_extract
 from anoloc.utils import AnolocError, PathLike, atomic_path, sha256sum
 
@@ -67,17 +68,11 @@ class CellSplit:
 
 # ----------------------------------------------------------------------------------------- folders
 def _read_png(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode, size = im.mode, im.size
-            arr = np.asarray(im)
-    except (OSError, ValueError) as exc:
-        raise AnolocError(f"{path}: cannot read as PNG ({exc}); expected {LAYOUT}") from exc
+    arr, mode = image_file.read_image(path, hint=f"Replace it with the original file; expected {LAYOUT}.")
     if mode != "L":
         raise AnolocError(f"{path}: PIL mode {mode!r}, expected 8-bit grayscale ('L'); expected {LAYOUT}")
-    if size != (IMAGE_SIZE, IMAGE_SIZE):
-        raise AnolocError(f"{path}: size {size[0]}×{size[1]}, expected {IMAGE_SIZE}×{IMAGE_SIZE}")
+    if arr.shape != (IMAGE_SIZE, IMAGE_SIZE):
+        raise AnolocError(f"{path}: size {arr.shape[1]}×{arr.shape[0]}, expected {IMAGE_SIZE}×{IMAGE_SIZE}")
     return arr
 
 
@@ -249,27 +244,52 @@ def _find_dataset_root(folder: Path) -> Path:
     raise AnolocError(f"no folder with {', '.join(SPLITS)} found in the extracted archive {folder}")
 
 
+def extract_dataset_archive(
+    archive: PathLike, dest: PathLike, archive_sha256: str | None, expected_content: str | None, origin: str = ""
+) -> Path:
+    """Verify, safely extract and content-check an archive holding the FL dataset; return the dataset root.
+
+    `archive_sha256` (if given) is checked before anything is unpacked; `expected_content` (the dataset's
+    `content_sha256`, if given) on the unpacked PNGs before the folder is moved to `dest`, so a failing check
+    leaves no `dest` behind.
+    """
+    archive, dest = Path(archive), Path(dest)
+    origin = origin or str(archive)
+    rel: list[Path] = []
+
+    def check(folder: Path) -> None:
+        root = _find_dataset_root(folder)
+        actual = content_sha256(root)
+        if expected_content and actual != expected_content:
+            raise AnolocError(
+                f"the dataset in {archive} (from {origin}) has content hash {actual}, expected "
+                f"{expected_content} (cells.data.content_sha256): not the published FL dataset; nothing "
+                "was kept. Check the URL, or update the hash if you deliberately use another release."
+            )
+        rel.append(root.relative_to(folder))
+        log.info("FL dataset in %s: content hash %s ok", archive, actual)
+
+    hint = (
+        "The archive is corrupt, incomplete or not the configured release: delete it and rerun so that it is "
+        "downloaded again (or set cells.data.archive_sha256 to the checksum of a copy you trust)."
+    )
+    safe_extract(archive, dest, sha256=archive_sha256, check=check, hint=hint)
+    return dest / rel[0]
+
+
 def fetch_download(cfg: Mapping[str, Any], cache_dir: PathLike) -> Path:
-    """Download and extract the archive at `cfg["url"]`, verify the dataset's content hash, return its root."""
+    """Download the archive at `cfg["url"]` (checked by `archive_sha256` if set), extract it safely and verify
+    the dataset's content hash (`content_sha256`); return the dataset root."""
     cache_dir = Path(cache_dir)
     url = cfg.get("url") or FL_ARCHIVE_URL
     archive = cache_dir / (Path(urlparse(url).path).name or "fl_dataset_archive")
-    download_file(url, archive, cfg.get("archive_sha256"))
-    extracted = cache_dir / "extracted"
-    if extracted.exists():
-        shutil.rmtree(extracted)
-    safe_extract(archive, extracted)
-    root = _find_dataset_root(extracted)
-    expected = cfg.get("content_sha256", FL_CONTENT_SHA256)
-    actual = content_sha256(root)
-    if expected and actual != expected:
-        raise AnolocError(
-            f"the dataset extracted from {url} ({root}) has content hash {actual}, expected {expected} "
-            "(cells.data.content_sha256): not the published FL dataset. Check the URL, or update the hash if "
-            "you deliberately use another release."
-        )
-    log.info("downloaded FL dataset from %s, content hash %s ok", url, actual)
-    return root
+    archive_sha256 = cfg.get("archive_sha256")
+    if not archive_sha256:
+        log.info("no cells.data.archive_sha256: %s is verified by the content hash of its PNGs only", url)
+    download_file(url, archive, archive_sha256)
+    return extract_dataset_archive(
+        archive, cache_dir / "extracted", archive_sha256, cfg.get("content_sha256", FL_CONTENT_SHA256), url
+    )
 
 
 def resolve_source(cfg: Mapping[str, Any], cache_dir: PathLike) -> tuple[Path, dict[str, int] | None]:

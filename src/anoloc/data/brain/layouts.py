@@ -11,6 +11,7 @@ and where the data is obtained.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 from anoloc.utils import AnolocError, PathLike
 
 HCP_T2 = ("T1w", "T2w_acpc_dc_restore_brain.nii.gz")
+# subject / case names become parts of output paths and Snakemake wildcards (rules/brain.smk `brain_subject`)
+SUBJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 BRATS_GRADES = ("HGG", "LGG")
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 
@@ -78,6 +81,21 @@ def _exclude_hint(key: str, names: list[str]) -> str:
     return f"Fix or remove them, or leave them out with `{key}: [{shown}]` in the config"
 
 
+def _check_names(key: str, root: Path, folders: list[Path], files_named_after_it: bool) -> None:
+    """Subject folders whose names cannot be used in output paths (spaces, other symbols) are an error."""
+    bad = [f for f in folders if not SUBJECT_NAME.fullmatch(f.name)]
+    if not bad:
+        return
+    also = " and the files inside that carry the name" if files_named_after_it else ""
+    raise AnolocError(
+        f"{key} = {root}: {len(bad)} subject folder name(s) contain characters other than letters, digits, "
+        f"'_', '.' and '-' (not first), e.g. spaces: {', '.join(repr(str(f)) for f in bad[:5])}. These names "
+        f"become parts of output paths and workflow wildcards. Rename the folder(s){also} (e.g. "
+        f"{bad[0].name!r} → {re.sub(r'[^A-Za-z0-9_.-]+', '_', bad[0].name).strip('_.-') or 'subject'!r}), or "
+        f"leave them out with `brain.data.exclude`."
+    )
+
+
 def hcp_subjects(
     root: PathLike | None, exclude: Iterable[str] = (), key: str = "brain.data.hcp_root"
 ) -> dict[str, Path]:
@@ -90,9 +108,9 @@ def hcp_subjects(
     exclude = set(exclude)
     found: dict[str, Path] = {}
     incomplete: list[str] = []
-    for folder in sorted(p for p in path.iterdir() if p.is_dir()):
-        if folder.name in exclude or not (folder / HCP_T2[0]).is_dir():
-            continue
+    folders = [p for p in sorted(path.iterdir()) if p.is_dir() and p.name not in exclude and (p / HCP_T2[0]).is_dir()]
+    _check_names(key, path, folders, files_named_after_it=False)
+    for folder in folders:
         t2 = find_nifti(folder / HCP_T2[0], HCP_T2[1].removesuffix(".nii.gz"))
         if t2 is None:
             incomplete.append(folder.name)
@@ -119,10 +137,14 @@ def brats_cases(
     found: dict[str, BratsCase] = {}
     incomplete: list[str] = []
     for parent, grade in parents:
-        for folder in sorted(p for p in parent.iterdir() if p.is_dir()):
+        folders = [
+            p
+            for p in sorted(parent.iterdir())
+            if p.is_dir() and p.name not in exclude and any(f.name.endswith(NIFTI_SUFFIXES) for f in p.iterdir())
+        ]
+        _check_names(key, path, folders, files_named_after_it=True)
+        for folder in folders:
             case = folder.name
-            if case in exclude or not any(f.name.endswith(NIFTI_SUFFIXES) for f in folder.iterdir()):
-                continue
             if case in found:
                 raise AnolocError(f"{key} = {path}: case {case} appears twice (in HGG and LGG?). {BRATS_HELP}")
             t2, seg = find_nifti(folder, f"{case}_t2"), find_nifti(folder, f"{case}_seg")

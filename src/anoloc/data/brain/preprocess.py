@@ -15,6 +15,12 @@ Steps (vae-kl-grad spec §3.2–§3.3; the same for HCP and BraTS so that both e
 
 Slices are stored as (S, H, W) with rows running anterior → posterior and columns patient left → right
 (neurological convention: patient left on the image left). Whole tumour = BraTS label > 0.
+
+Input checks (each an `AnolocError` naming the file): an unreadable header (e.g. an unknown datatype code),
+a non-finite or singular affine, a resampled grid above `MAX_RESAMPLED_VOXELS` (checked before resampling:
+absurd voxel sizes would otherwise ask for gigabytes), no brain left after resampling, and a segmentation
+that is not a label map (non-integer, negative or non-finite values; integer labels other than BraTS'
+{0, 1, 2, 4}: label 3 alone, BraTS 2023's enhancing tumour, is only a warning; every other label is an error).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import nibabel as nib
 import nibabel.processing
 import numpy as np
 from nibabel.filebasedimages import ImageFileError
+from nibabel.spatialimages import HeaderDataError
 from skimage.transform import resize
 
 from anoloc.utils import AnolocError, PathLike, atomic_path
@@ -37,6 +44,11 @@ from anoloc.utils import AnolocError, PathLike, atomic_path
 log = logging.getLogger(__name__)
 
 SUBJECT_KEYS = ("image", "brain_mask", "label", "tumour_voxels", "slice_index")
+# largest resampled grid accepted (voxels): a 464³ grid, ≈ 0.4 GB per float32 copy; real brains need ≈ 10⁷
+MAX_RESAMPLED_VOXELS = 100_000_000
+BRATS_LABELS = frozenset({0, 1, 2, 4})  # background, necrotic/non-enhancing core, oedema, enhancing tumour
+BRATS_2023_LABELS = frozenset({0, 1, 2, 3})  # BraTS 2023 renumbered enhancing tumour 4 → 3
+EXCLUDE_HINT = "or leave the subject out with `brain.data.exclude`"
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,24 @@ class SliceSet:
 
 def _corrupt(path: Path, exc: BaseException) -> AnolocError:
     return AnolocError(
-        f"{path} is not a readable NIfTI volume ({type(exc).__name__}: {exc}). The file is corrupt or truncated: "
-        "copy it again from your original download, or leave the subject out with `brain.data.exclude`."
+        f"{path} is not a readable NIfTI volume ({type(exc).__name__}: {exc}). The file is corrupt or truncated, or "
+        f"its header is invalid (e.g. an unknown datatype code): copy it again from your original download, "
+        f"{EXCLUDE_HINT}."
     )
+
+
+def check_affine(path: Path, affine: np.ndarray) -> None:
+    """Refuse a voxel-to-world affine with NaN/inf entries or a singular 3×3 part (no usable geometry)."""
+    if not np.all(np.isfinite(affine)):
+        raise AnolocError(
+            f"{path}: the header's affine (sform/qform) contains NaN or infinite values, so the voxel geometry "
+            f"is unknown. Repair the header (e.g. `fslorient -copyqform2sform {path}` if the qform is valid), "
+            f"{EXCLUDE_HINT}."
+        )
+    if abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise AnolocError(
+            f"{path}: the header's affine is singular (a zero voxel size?). Repair the header, {EXCLUDE_HINT}."
+        )
 
 
 def load_nifti(path: PathLike) -> tuple[nib.Nifti1Image, np.ndarray]:
@@ -89,8 +116,9 @@ def load_nifti(path: PathLike) -> tuple[nib.Nifti1Image, np.ndarray]:
     try:
         img = nib.load(str(path))
         data = np.asarray(img.dataobj, dtype=np.float32)
-    except (OSError, EOFError, ValueError, zlib.error, ImageFileError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error, ImageFileError, HeaderDataError) as exc:
         raise _corrupt(path, exc) from exc
+    check_affine(path, img.affine)
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3 or min(data.shape) < 2:
@@ -116,6 +144,48 @@ def zscore_nonzero(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros_like(data, dtype=np.float32)
     out[mask] = ((vals - mean) / (std + 1e-8)).astype(np.float32)
     return out, mask
+
+
+def check_resampled_size(path: Path, shape: Sequence[int], affine: np.ndarray, spacing: float) -> tuple[int, ...]:
+    """The grid `resample_to_output` will create; `AnolocError` above `MAX_RESAMPLED_VOXELS` (before any work)."""
+    out_shape = tuple(int(n) for n in nibabel.processing.vox2out_vox((tuple(shape[:3]), affine), (spacing,) * 3)[0])
+    n = int(np.prod(out_shape, dtype=np.float64))
+    if n > MAX_RESAMPLED_VOXELS:
+        zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+        raise AnolocError(
+            f"{path}: voxel size {tuple(float(f'{z:.4g}') for z in zooms)} mm × shape {tuple(shape[:3])} resampled "
+            f"to {spacing} mm gives a {out_shape} grid ({n:.3g} voxels, {4 * n / 1e9:.3g} GB per copy), above the "
+            f"limit of {MAX_RESAMPLED_VOXELS:.3g}. The voxel size in the header (pixdim / affine) is wrong, or "
+            f"brain.preprocess.spacing_mm is far too small: fix the header or the setting, {EXCLUDE_HINT}."
+        )
+    return out_shape
+
+
+def check_segmentation(path: Path, seg: np.ndarray) -> None:
+    """A BraTS label map: integer labels in {0, 1, 2, 4}; see the module docstring for what is refused."""
+    if not np.all(np.isfinite(seg)) or np.any(seg < 0) or np.any(seg != np.round(seg)):
+        bad = seg[~np.isfinite(seg) | (seg < 0) | (seg != np.round(seg))]
+        raise AnolocError(
+            f"{path}: a segmentation must hold integer labels >= 0 (BraTS: 0, 1, 2, 4), found values such as "
+            f"{np.unique(bad)[:5].tolist()} ({bad.size} voxels): a probability map or an interpolated resampling? "
+            f"Use the original BraTS *_seg file (or round/threshold it to labels yourself), {EXCLUDE_HINT}."
+        )
+    labels = set(np.unique(seg).astype(int).tolist())
+    if labels <= BRATS_LABELS:
+        return
+    if labels <= BRATS_2023_LABELS:
+        log.warning(
+            "%s: labels %s include 3 (BraTS 2023's enhancing tumour; BraTS 2017-2021 use 4): every label > 0 "
+            "counts as whole tumour",
+            path,
+            sorted(labels),
+        )
+        return
+    raise AnolocError(
+        f"{path}: unexpected segmentation labels {sorted(labels - BRATS_LABELS)[:10]} (BraTS labels are 0, 1, 2, 4; "
+        f"every label > 0 counts as whole tumour). Is this the tumour segmentation? A binary mask must be 0/1; "
+        f"fix the file, {EXCLUDE_HINT}."
+    )
 
 
 def _resample(data: np.ndarray, affine: np.ndarray, spacing: float, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -153,11 +223,14 @@ def preprocess_volume(t2_path: PathLike, seg_path: PathLike | None, cfg: Preproc
                 f"{seg_path}: segmentation grid {seg_img.shape} does not match the T2 volume {t2_path} "
                 f"{img.shape} (shape or affine differ); both must come from the same BraTS case"
             )
-        seg = np.asarray(seg_img.dataobj) > 0
+        seg_data = np.asarray(seg_img.dataobj)
+        check_segmentation(Path(seg_path), seg_data)
+        seg = seg_data > 0
     else:
         seg = np.zeros(data.shape, dtype=bool)
 
     sp = float(cfg.spacing_mm)
+    check_resampled_size(t2_path, data.shape, img.affine, sp)
     vol, _ = _resample(z, img.affine, sp, order=1)
     brain, _ = _resample(mask.astype(np.uint8), img.affine, sp, order=0)
     tumour, _ = _resample(seg.astype(np.uint8), img.affine, sp, order=0)
@@ -165,6 +238,12 @@ def preprocess_volume(t2_path: PathLike, seg_path: PathLike | None, cfg: Preproc
     vol = np.where(brain, vol, 0.0).astype(np.float32)  # interpolation must not leak into the background
 
     zs = np.flatnonzero(brain.any(axis=(0, 1)))
+    if len(zs) == 0:
+        raise AnolocError(
+            f"{t2_path}: no brain voxel is left after resampling to {sp} mm (volume {data.shape}, voxel size "
+            f"{tuple(float(f'{z:.4g}') for z in img.header.get_zooms()[:3])} mm): the header's voxel size is wrong "
+            f"or the volume is (almost) empty. Fix the header, {EXCLUDE_HINT}."
+        )
     z0, z1 = int(zs[0]) + cfg.slice_offset, int(zs[-1]) - cfg.slice_offset
     if z1 < z0:
         raise AnolocError(
