@@ -62,6 +62,8 @@ if "dataset" in MVTEC:
             log_path("mvtec_extract", "layout"),
         params:
             classes=MVTEC["dataset"]["classes"],
+            # a downloaded archive (or one placed by hand) is verified again before it is unpacked
+            sha256=MVTEC["dataset"]["sha256"] if MVTEC["dataset"]["source"] == "download" else None,
         threads: 1
         resources:
             mem_mb=1000,

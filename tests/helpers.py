@@ -27,7 +27,19 @@ def section(experiment: str, *path: str, **overrides: Any) -> dict[str, Any]:
     for key in path:
         sub = sub["properties"][key]
     base = copy.deepcopy(sub.get("default", {}))
-    return fill_defaults({**base, **overrides}, sub)
+    return _fill_objects(fill_defaults({**base, **overrides}, sub), sub)
+
+
+def _fill_objects(cfg: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
+    """Also create the nested objects that have no default of their own but defaults for all their keys."""
+    for key, prop in sub.get("properties", {}).items():
+        if key not in cfg and prop.get("type") == "object" and "properties" in prop:
+            inner = fill_defaults({}, prop)
+            if set(inner) == set(prop["properties"]):
+                cfg[key] = inner
+        if isinstance(cfg.get(key), dict):
+            _fill_objects(cfg[key], prop)
+    return cfg
 
 
 def rule_blocks() -> list[tuple[Path, str, str]]:

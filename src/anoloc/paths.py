@@ -27,6 +27,7 @@ import string
 from pathlib import Path
 from typing import Any
 
+from anoloc.data.brain.layouts import SUBJECT_NAME
 from anoloc.scores.names import CELL_INFERENCES, CELL_STAGES, CELL_VAE_METHODS, CELL_VAE_MODELS, KNN_METHODS
 from anoloc.utils import AnolocError
 
@@ -52,7 +53,7 @@ WILDCARDS: dict[str, str] = {
     "log_c": r"-?\d+(?:\.\d+)?",
     "scaling": r"\d+",
     "cohort": "synthetic|real",
-    "subject": r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    "subject": SUBJECT_NAME.pattern,
     "grade": "HGG|LGG",
     "category": "[A-Za-z0-9_]+",
     "weights_file": r"[\w.-]+\.pth",

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from anoloc.storage import save_torch
+from anoloc.io import save_torch
 from anoloc.utils import AnolocError, PathLike, derive_seed, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)

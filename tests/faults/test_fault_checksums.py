@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from anoloc.data import cells, mvtec
-from anoloc.features import TORCHVISION_SHA256, TORCHVISION_WEIGHTS, expected_weights_sha256, fetch_weights
+from anoloc.data.weights import TORCHVISION_SHA256, TORCHVISION_WEIGHTS, expected_weights_sha256, fetch_weights
 from anoloc.utils import AnolocError
 
 pytestmark = pytest.mark.faults

@@ -4,4 +4,10 @@ from anoloc.experiments.mvtec.steps import extract
 from anoloc.jobs import start_job
 
 start_job(snakemake)
-extract(snakemake.input.archive, snakemake.output.data, snakemake.output.layout, snakemake.params.classes)
+extract(
+    snakemake.input.archive,
+    snakemake.output.data,
+    snakemake.output.layout,
+    snakemake.params.classes,
+    sha256=snakemake.params.sha256,
+)

@@ -1,6 +1,6 @@
 """Snakemake: download torchvision ImageNet weights into resources/weights/ (checked; no network later)."""
 
-from anoloc.features import fetch_weights
+from anoloc.data.weights import fetch_weights
 from anoloc.jobs import start_job
 
 start_job(snakemake)

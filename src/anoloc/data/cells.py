@@ -34,15 +34,9 @@ log = logging.getLogger(__name__)
 SPLITS = ("healthy_train", "healthy_test", "infected")
 TEST_SPLITS = ("healthy_test", "infected")
 LABELS = {"healthy_test": 0, "infected": 1}
-REAL_COUNTS = {"healthy_train": 1315, "healthy_test": 101, "infected": 100}
 IMAGE_SIZE = 128
 LAYOUT = "<root>/{healthy_train,healthy_test,infected}/{raw,mask}/NNNNN.png (128×128 8-bit grayscale)"
 NAME_RE = re.compile(r"\d+\.png")
-# the published dataset: the authors' repository at the commit that added fl_dataset/, and its content hash
-FL_ARCHIVE_URL = (
-    "https://github.com/boykovdn/unsupervised_cells_supn/archive/97e0b991bbb9173c7f38c735c3b45a974853fd56.zip"
-)
-FL_CONTENT_SHA256 = "23b8b116c90c37a66679d094bf3f1b2c0b6436015a456cdba21ce7ca706764bf"
 
 
 @dataclass(frozen=True)
@@ -281,27 +275,25 @@ def fetch_download(cfg: Mapping[str, Any], cache_dir: PathLike) -> Path:
     """Download the archive at `cfg["url"]` (checked by `archive_sha256` if set), extract it safely and verify
     the dataset's content hash (`content_sha256`); return the dataset root."""
     cache_dir = Path(cache_dir)
-    url = cfg.get("url") or FL_ARCHIVE_URL
+    url = cfg["url"]
     archive = cache_dir / (Path(urlparse(url).path).name or "fl_dataset_archive")
-    archive_sha256 = cfg.get("archive_sha256")
+    archive_sha256 = cfg["archive_sha256"]
     if not archive_sha256:
         log.info("no cells.data.archive_sha256: %s is verified by the content hash of its PNGs only", url)
     download_file(url, archive, archive_sha256)
-    return extract_dataset_archive(
-        archive, cache_dir / "extracted", archive_sha256, cfg.get("content_sha256", FL_CONTENT_SHA256), url
-    )
+    return extract_dataset_archive(archive, cache_dir / "extracted", archive_sha256, cfg["content_sha256"], url)
 
 
 def resolve_source(cfg: Mapping[str, Any], cache_dir: PathLike) -> tuple[Path, dict[str, int] | None]:
     """(dataset folder, expected counts or None) for the configured source; downloads or generates as needed."""
     source = cfg["source"]
-    counts = {s: int(v) for s, v in cfg.get("counts", REAL_COUNTS).items()}
+    counts = {s: int(v) for s, v in cfg["counts"].items()}
     if source == "path":
-        return Path(cfg.get("path", "../shared/data/fl_dataset")), counts
+        return Path(cfg["path"]), counts
     if source == "download":
         return fetch_download(cfg, cache_dir), counts
     if source == "synthetic":
-        seed = int(cfg.get("synthetic_seed", 0))
+        seed = int(cfg["synthetic_seed"])
         log.info("generating a synthetic cells dataset %s (seed %d)", counts, seed)
         return write_synthetic(Path(cache_dir) / "synthetic", counts, seed), counts
     raise AnolocError(f"cells.data.source must be path, download or synthetic, got {source!r}")
@@ -312,7 +304,7 @@ def prepare(cfg: Mapping[str, Any], cache_dir: PathLike, out_npz: PathLike) -> d
     root, counts = resolve_source(cfg, cache_dir)
     splits = load_folder(root, counts)
     digest = content_sha256(root)
-    if cfg["source"] == "path" and digest != cfg.get("content_sha256", FL_CONTENT_SHA256):
+    if cfg["source"] == "path" and digest != cfg["content_sha256"]:
         log.warning("%s differs from the published FL dataset (content hash %s)", root, digest)
     save_prepared(splits, out_npz, {"source": cfg["source"], "root": root, "content_sha256": digest})
     log.info(

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from anoloc.storage import disk_full_guard, disk_full_message, is_disk_full
+from anoloc.io import disk_full_guard, disk_full_message, is_disk_full
 from anoloc.utils import AnolocError, PathLike, atomic_path, sha256sum
 
 log = logging.getLogger(__name__)

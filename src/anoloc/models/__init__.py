@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from anoloc.storage import save_torch
+from anoloc.io import save_torch
 from anoloc.utils import AnolocError, PathLike
 
 FORMAT_VERSION = 1

@@ -14,7 +14,9 @@ from PIL import Image
 
 from anoloc.data import cells
 from anoloc.utils import AnolocError
-from tests.helpers import ROOT
+from tests.helpers import ROOT, section
+
+PUBLISHED = section("cells", "data")  # the published FL dataset: counts and content hash (schema defaults)
 
 SMALL = {"healthy_train": 4, "healthy_test": 3, "infected": 2}
 
@@ -92,7 +94,7 @@ def test_layout_errors_name_the_offending_file(folder, damage, message):
 
 def test_count_and_missing_split_errors(folder, tmp_path):
     with pytest.raises(AnolocError, match=r"healthy_train: 4 image/mask pairs, expected 1315"):
-        cells.load_folder(folder, cells.REAL_COUNTS)
+        cells.load_folder(folder, PUBLISHED["counts"])
     with pytest.raises(AnolocError, match="does not exist"):
         cells.load_folder(tmp_path / "nowhere")
     import shutil
@@ -114,7 +116,7 @@ def test_content_hash_is_the_sha256sum_listing(folder):
 
 
 def test_prepared_roundtrip(folder, tmp_path):
-    cfg = {"source": "path", "path": str(folder), "counts": SMALL}
+    cfg = section("cells", "data", source="path", path=str(folder), counts=SMALL)
     splits = cells.prepare(cfg, tmp_path / "cache", tmp_path / "cells.npz")
     back = cells.load_prepared(tmp_path / "cells.npz")
     for s in cells.SPLITS:
@@ -126,7 +128,7 @@ def test_prepared_roundtrip(folder, tmp_path):
 
 
 def test_synthetic_source_is_deterministic(tmp_path):
-    cfg = {"source": "synthetic", "counts": SMALL, "synthetic_seed": 3}
+    cfg = section("cells", "data", source="synthetic", counts=SMALL, synthetic_seed=3)
     a = cells.prepare(cfg, tmp_path / "a", tmp_path / "a.npz")
     b = cells.prepare(cfg, tmp_path / "b", tmp_path / "b.npz")
     np.testing.assert_array_equal(a["infected"].images, b["infected"].images)
@@ -147,13 +149,15 @@ def test_download_source_verifies_the_content_hash(folder, tmp_path, http_server
     archive = _zip_dataset(folder, "unsupervised_cells_supn-97e0b99")
     (www / "repo.zip").write_bytes(archive)
     good = cells.content_sha256(folder)
-    cfg = {
-        "source": "download",
-        "url": f"{base}/repo.zip",
-        "archive_sha256": hashlib.sha256(archive).hexdigest(),
-        "content_sha256": good,
-        "counts": SMALL,
-    }
+    cfg = section(
+        "cells",
+        "data",
+        source="download",
+        url=f"{base}/repo.zip",
+        archive_sha256=hashlib.sha256(archive).hexdigest(),
+        content_sha256=good,
+        counts=SMALL,
+    )
     splits = cells.prepare(cfg, tmp_path / "cache", tmp_path / "cells.npz")
     assert splits["healthy_train"].names == ["00000.png", "00001.png", "00002.png", "00003.png"]
     with pytest.raises(AnolocError, match=r"content hash .* expected 0{64}"):
@@ -164,12 +168,11 @@ def test_download_source_verifies_the_content_hash(folder, tmp_path, http_server
 
 
 def test_real_dataset_matches_the_published_hash(fl_dataset):
-    splits = cells.load_folder(fl_dataset, cells.REAL_COUNTS)
+    splits = cells.load_folder(fl_dataset, PUBLISHED["counts"])
     assert [len(splits[s]) for s in cells.SPLITS] == [1315, 101, 100]
     assert 0.2 < np.mean([splits[s].masks.mean() for s in cells.SPLITS]) < 0.25
-    assert cells.content_sha256(fl_dataset) == cells.FL_CONTENT_SHA256
-    schema = yaml.safe_load((ROOT / "config" / "schema" / "cells.schema.yaml").read_text())
-    assert schema["properties"]["data"]["properties"]["content_sha256"]["default"] == cells.FL_CONTENT_SHA256
-    assert yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["cells"]["data"]["content_sha256"] == (
-        cells.FL_CONTENT_SHA256
+    assert cells.content_sha256(fl_dataset) == PUBLISHED["content_sha256"]  # the schema default
+    assert (
+        yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["cells"]["data"]["content_sha256"]
+        == (PUBLISHED["content_sha256"])
     )

@@ -11,14 +11,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from anoloc.data.weights import TORCHVISION_WEIGHTS
+from anoloc.data.weights import TORCHVISION_WEIGHTS, fetch_weights
 from anoloc.features import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     STAGE_CHANNELS,
     FeatureExtractor,
     SameConv2d,
-    fetch_weights,
     load_efficientnet_lite0,
 )
 from anoloc.utils import AnolocError

@@ -45,9 +45,12 @@ def download(archive: PathLike, dataset_cfg: Mapping[str, Any]) -> Path:
     return mvtec_data.download_archive(dataset_cfg["url"], archive, dataset_cfg["sha256"])
 
 
-def extract(archive: PathLike, data_dir: PathLike, layout_json: PathLike, classes: Sequence[str]) -> dict[str, Any]:
-    """Safely extract, validate the configured classes, write the layout JSON (class root + counts)."""
-    root, counts = mvtec_data.extract_archive(archive, data_dir, classes)
+def extract(
+    archive: PathLike, data_dir: PathLike, layout_json: PathLike, classes: Sequence[str], sha256: str | None
+) -> dict[str, Any]:
+    """Verify the archive (`sha256`; None for the locally generated stand-in), safely extract it, validate the
+    configured classes, write the layout JSON (class root + counts)."""
+    root, counts = mvtec_data.extract_archive(archive, data_dir, classes, sha256=sha256)
     layout = {"root": str(root), "archive": str(archive), "classes": counts}
     save_json(layout, layout_json)
     log.info("extracted %s -> %s (%d classes)", archive, root, len(counts))
