@@ -1,6 +1,6 @@
 # Pixel-wise brain MRI experiment (Zimmerer et al. 2019, spec vae-kl-grad §3–§5): HCP (healthy) → BraTS (tumours).
-# [synthetic cohort: template → one NIfTI job per subject] → preprocess (one job per subject) → train (per seed)
-# → score (per seed) → tables (table2, table3) → figures (fig2, fig3).
+# [synthetic cohort: template → one NIfTI job per subject] → preprocess (one job per subject) → train (per code
+# variant × run × seed) → score (same) → tables (table2, table3) → figures (fig2, fig3).
 from anoloc.data.brain import cohort as BRAIN_COHORT
 from anoloc.experiments.brain import layout as BRAIN_LAYOUT
 
@@ -12,6 +12,7 @@ register_targets("brain", BRAIN_LAYOUT.targets(BRAIN))
 # Stop before any job when the real HCP / BraTS folders are missing or malformed.
 if BRAIN["enabled"]:
     BRAIN_COHORT.validate(BRAIN)
+    BRAIN_LAYOUT.validate_sweep(BRAIN)
 
 
 rule brain_synthetic_template:
@@ -96,10 +97,10 @@ rule brain_train:
         model=BRAIN_LAYOUT.MODEL,
         history=BRAIN_LAYOUT.HISTORY,
     log:
-        log_path("brain_train", "{cohort}", "seed{seed}"),
+        log_path("brain_train", "{variant}", "{cohort}", "{run}", "seed{seed}"),
     params:
-        model=BRAIN["model"],
-        train=BRAIN["train"],
+        model=lambda wc: variant_section("brain", wc, "model"),
+        train=lambda wc: variant_section("brain", wc, "train"),
         clip=BRAIN["preprocess"]["clip"],
         device=config["device"],
         checkpoints=BRAIN_LAYOUT.CHECKPOINTS,
@@ -112,7 +113,7 @@ rule brain_train:
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("brain_train", "{cohort}", "seed{seed}")
+        benchmark_path("brain_train", "{variant}", "{cohort}", "{run}", "seed{seed}")
     script:
         "../workflow/scripts/brain_train.py"
 
@@ -126,7 +127,7 @@ rule brain_score:
         brats=BRAIN_LAYOUT.SCORES_BRATS,
         hcp_val=BRAIN_LAYOUT.SCORES_HCP_VAL,
     log:
-        log_path("brain_score", "{cohort}", "seed{seed}"),
+        log_path("brain_score", "{variant}", "{cohort}", "{run}", "seed{seed}"),
     params:
         score=BRAIN["score"],
         device=config["device"],
@@ -138,7 +139,7 @@ rule brain_score:
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("brain_score", "{cohort}", "seed{seed}")
+        benchmark_path("brain_score", "{variant}", "{cohort}", "{run}", "seed{seed}")
     script:
         "../workflow/scripts/brain_score.py"
 
@@ -154,7 +155,7 @@ rule brain_tables:
     log:
         log_path("brain_tables", "table2_table3"),
     params:
-        evaluate=BRAIN["evaluate"],
+        evaluate={v: variants.apply("brain", BRAIN, v)["evaluate"] for v in BRAIN["variants"]},
     threads: 1
     resources:
         mem_mb=BRAIN["resources"]["score_mem_mb"],
@@ -167,7 +168,7 @@ rule brain_tables:
 
 rule brain_figures:
     input:
-        brats=BRAIN_LAYOUT.score_files(BRAIN, "brats")[0],
+        brats=BRAIN_LAYOUT.figure_scores(BRAIN),
     output:
         fig2_png=report(BRAIN_LAYOUT.FIG2[0], caption="../report/fig2.rst", category=BRAIN_CATEGORY),
         fig2_pdf=BRAIN_LAYOUT.FIG2[1],

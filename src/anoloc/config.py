@@ -1,4 +1,4 @@
-"""Config schema helpers (pure Python, used by the Snakefile).
+"""Config helpers (pure Python, used by the Snakefile and the layouts): schema defaults, one-at-a-time sweeps.
 
 `snakemake.utils.validate` checks the whole config, but fills `default`s only from the top-level schema
 file, not from the per-experiment schemas it reaches through `$ref`. `apply_schema_defaults` completes
@@ -8,7 +8,7 @@ every section from its own schema, so e.g. `brain: {enabled: false}` is a comple
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +39,26 @@ def apply_schema_defaults(config: MutableMapping[str, Any], schema_path: PathLik
             config[key] = copy.deepcopy(sub["default"])
         elif isinstance(config.get(key), dict):
             config[key] = fill_defaults(config[key], sub)
+
+
+def one_at_a_time(
+    defaults: Mapping[str, Any], sweep: Mapping[str, Sequence[Any]], sweepable: Sequence[str], key: str
+) -> list[dict[str, Any]]:
+    """The default hyperparameters plus one-parameter-at-a-time variants around them (deduplicated, in order).
+
+    `sweep` maps a parameter of `sweepable` to the values tried while the others stay at `defaults`; `key` names the
+    config section in errors. Each value keeps the type of its default.
+    """
+    from anoloc.utils import AnolocError
+
+    unknown = set(sweep) - set(sweepable)
+    if unknown:
+        raise AnolocError(f"{key}.sweep: cannot sweep {sorted(unknown)}; sweepable: {tuple(sweepable)}")
+    base = {p: defaults[p] for p in sweepable}
+    out = [base]
+    for p, values in sweep.items():
+        for v in values:
+            cand = {**base, p: type(base[p])(v)}
+            if cand not in out:
+                out.append(cand)
+    return out

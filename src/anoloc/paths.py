@@ -30,6 +30,7 @@ from typing import Any
 from anoloc.data.brain.layouts import SUBJECT_NAME
 from anoloc.scores.names import CELL_INFERENCES, CELL_STAGES, CELL_VAE_METHODS, CELL_VAE_MODELS, KNN_METHODS
 from anoloc.utils import AnolocError
+from anoloc.variants import VARIANTS
 
 RESULTS = "results"
 RESOURCES = "resources"
@@ -52,6 +53,8 @@ WILDCARDS: dict[str, str] = {
     "z": r"\d+",
     "log_c": r"-?\d+(?:\.\d+)?",
     "scaling": r"\d+",
+    "width": r"\d+(?:\.\d+)?",
+    "variant": "|".join(VARIANTS),
     "cohort": "synthetic|real",
     "subject": SUBJECT_NAME.pattern,
     "grade": "HGG|LGG",
@@ -59,9 +62,12 @@ WILDCARDS: dict[str, str] = {
     "weights_file": r"[\w.-]+\.pth",
     **{name: "|".join(values) for name, values in _NAMES.items()},
 }
-# A sample-wise run id, e.g. `z20_logc1.4_s1`: latent size, log c (`%g`), scaling factor.
-RUN_ID = "z{z}_logc{log_c}_s{scaling}"
-WILDCARDS["run"] = RUN_ID.format(**{k: f"(?:{WILDCARDS[k]})" for k in ("z", "log_c", "scaling")})
+# Run ids name a run's hyperparameters in its paths (values printed with `%g`): sample-wise (Fashion)MNIST
+# `z20_logc1.4_s1` (latent size, log c, scaling factor); brain `z256_logc0_w1` (latent size, log c, width factor).
+RUN_IDS = {"mnist": "z{z}_logc{log_c}_s{scaling}", "brain": "z{z}_logc{log_c}_w{width}"}
+WILDCARDS["run"] = "|".join(
+    t.format(**{k: f"(?:{WILDCARDS[k]})" for _, k, _, _ in string.Formatter().parse(t) if k}) for t in RUN_IDS.values()
+)
 
 
 def result_dir(experiment: str, kind: str) -> str:

@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,13 +82,33 @@ class TrainResult:
     resumed_from: int | None = None
 
 
-def _fingerprint(cfg: TrainConfig, model: nn.Module, extra: Any) -> str:
-    blob = json.dumps(
-        {"cfg": dataclasses.asdict(cfg), "model": getattr(model, "hparams", type(model).__name__), "extra": extra},
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def array_digest(*arrays: Any) -> str:
+    """SHA-256 of the bytes, dtypes and shapes of arrays (numpy or torch): the identity of training data content."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for a in arrays:
+        a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.data)
+    return h.hexdigest()
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fingerprint_parts(cfg: TrainConfig, model: nn.Module, extra: Mapping[str, Any] | None) -> dict[str, str]:
+    """What a checkpoint must have been written for, part by part: the optimisation settings, the model
+    (class and hyperparameters) and every entry of `extra` (e.g. `data`: a digest of the training arrays,
+    `settings`: the whole config section, including keys such as the batch size that are not TrainConfig fields)."""
+    parts = {
+        "train config": _digest(dataclasses.asdict(cfg)),
+        "model": _digest(getattr(model, "hparams", type(model).__name__)),
+    }
+    parts |= {str(k): _digest(v) for k, v in (extra or {}).items()}
+    return parts
 
 
 def _to(batch: Iterable[torch.Tensor], device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -134,7 +154,7 @@ def fit(
     params: Iterable[nn.Parameter] | None = None,
     tensorboard_dir: PathLike | None = None,
     callbacks: Sequence[Callback] = (),
-    fingerprint_extra: Any = None,
+    fingerprint_extra: Mapping[str, Any] | None = None,
     desc: str = "train",
 ) -> TrainResult:
     """Train `model` in place by minimising `loss_fn(model, batch)["loss"]` with Adam.
@@ -165,7 +185,7 @@ def fit(
 
     run_dir = Path(run_dir)
     ckpt_path = run_dir / "checkpoint.pt"
-    fp = _fingerprint(cfg, model, fingerprint_extra)
+    fp = fingerprint_parts(cfg, model, fingerprint_extra)
     result = TrainResult()
     state = {"epoch": 0, "best_val": math.inf, "bad_epochs": 0, "best_state": None, "done": False}
     ckpt = None
@@ -175,7 +195,8 @@ def fit(
         except Exception as exc:
             log.warning("ignoring unreadable checkpoint %s (%s); training from scratch", ckpt_path, exc)
     if ckpt is not None:
-        if ckpt.get("fingerprint") == fp:
+        old = ckpt.get("fingerprint")
+        if old == fp:
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
             if scheduler is not None and ckpt.get("scheduler"):
@@ -186,7 +207,13 @@ def fit(
             result.stopped_early = state.get("stopped_early", False)
             log.info("resuming %s from %s after epoch %d", desc, ckpt_path, state["epoch"])
         else:
-            log.warning("ignoring %s: it was written for a different config or model", ckpt_path)
+            changed = (
+                sorted(k for k in fp.keys() | old.keys() if old.get(k) != fp.get(k)) if isinstance(old, dict) else []
+            )
+            why = f"its {', '.join(changed)} changed" if changed else "it was written by another version of anoloc"
+            log.warning(
+                "discarding checkpoint %s: %s since it was written; training %s from scratch", ckpt_path, why, desc
+            )
 
     def save_checkpoint() -> None:
         payload = {

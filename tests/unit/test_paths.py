@@ -31,15 +31,15 @@ def test_every_result_lives_under_results_experiment_kind(experiment):
 
 
 def test_fill_and_parse_are_inverse():
-    values = {"dataset": "fashion_mnist", "held_out": "3", "run": "z20_logc-1.5_s2", "seed": "123"}
+    values = {"variant": "released", "dataset": "fashion_mnist", "held_out": "3", "run": "z20_logc-1.5_s2", "seed": "1"}
     path = paths.fill(mnist.SCORES, **values)
-    assert path == "results/mnist/scores/fashion_mnist/class3/z20_logc-1.5_s2/seed123.csv"
+    assert path == "results/mnist/scores/released/fashion_mnist/class3/z20_logc-1.5_s2/seed1.csv"
     assert paths.parse(mnist.SCORES, path) == values
     assert paths.parse(mnist.SCORES, "/tmp/x/" + path) == values  # a relative template matches a path's end
     with pytest.raises(AnolocError, match="does not match"):
         paths.fill(mnist.SCORES, **{**values, "held_out": "12"})
     with pytest.raises(AnolocError, match="unexpected path"):
-        paths.parse(mnist.SCORES, "results/mnist/scores/fashion_mnist/class3/z20_s2/seed123.csv")
+        paths.parse(mnist.SCORES, "results/mnist/scores/released/fashion_mnist/class3/z20_s2/seed1.csv")
 
 
 def test_repeated_wildcards_must_agree():
@@ -50,7 +50,7 @@ def test_repeated_wildcards_must_agree():
 
 
 def test_partial_keeps_the_other_wildcards():
-    assert paths.partial(cells.MODEL, stage="mean") == "results/cells/models/seed{seed}/mean/model.pt"
+    assert paths.partial(cells.MODEL, stage="mean") == "results/cells/models/{variant}/seed{seed}/mean/model.pt"
     with pytest.raises(KeyError):
         paths.partial(cells.MODEL, held_out=1)
 
@@ -60,6 +60,8 @@ def test_method_wildcards_come_from_the_names():
         assert re.fullmatch(paths.WILDCARDS["method"], m)
     assert not re.fullmatch(paths.WILDCARDS["knn_method"], "supn_sampled")
     assert re.fullmatch(paths.WILDCARDS["run"], mnist.run_id(mnist.RunParams(5, -1.0, 4, 0)))
+    assert re.fullmatch(paths.WILDCARDS["run"], brain.run_id(brain.BrainRun(5, -1.0, 0.5, 0)))
+    assert not re.fullmatch(paths.WILDCARDS["variant"], "legacy")
 
 
 def test_log_and_benchmark_paths():

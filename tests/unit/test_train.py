@@ -8,7 +8,7 @@ import torch
 from anoloc.data.loaders import TensorBatches
 from anoloc.models.fc_vae import FCVAE
 from anoloc.models.vae import elbo_loss
-from anoloc.train import StopTraining, TrainConfig, fit
+from anoloc.train import StopTraining, TrainConfig, array_digest, fit
 from anoloc.utils import AnolocError
 
 
@@ -58,11 +58,44 @@ def test_finished_run_is_not_trained_again(tmp_path):
         assert torch.equal(again.state_dict()[k], v)
 
 
-def test_checkpoint_of_another_config_is_ignored(tmp_path):
+def test_checkpoint_of_another_config_is_ignored(tmp_path, caplog):
     model, batches, _ = _setup()
     fit(model, elbo_loss, batches, TrainConfig(epochs=1, seed=1), tmp_path)
     res = fit(model, elbo_loss, batches, TrainConfig(epochs=1, seed=1, lr=5e-4), tmp_path)
     assert res.resumed_from is None
+    assert "its train config changed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("extra", "changed"),
+    [
+        ({"data": array_digest(torch.ones(3)), "settings": {"batch_size": 32}}, "data"),
+        ({"data": array_digest(torch.zeros(3)), "settings": {"batch_size": 64}}, "settings"),
+        ({"data": array_digest(torch.zeros(3)), "settings": {"batch_size": 32}, "held_out": 1}, "held_out"),
+    ],
+)
+def test_checkpoint_of_other_data_or_settings_is_discarded_naming_what_changed(tmp_path, caplog, extra, changed):
+    first = {"data": array_digest(torch.zeros(3)), "settings": {"batch_size": 32}}
+    model, batches, _ = _setup()
+    fit(model, elbo_loss, batches, TrainConfig(epochs=1, seed=1), tmp_path, fingerprint_extra=first)
+    again = fit(model, elbo_loss, batches, TrainConfig(epochs=1, seed=1), tmp_path, fingerprint_extra=first)
+    assert again.resumed_from == 1  # the same run resumes (here: is already finished)
+    res = fit(model, elbo_loss, batches, TrainConfig(epochs=1, seed=1), tmp_path, fingerprint_extra=extra)
+    assert res.resumed_from is None
+    assert f"its {changed} changed since it was written" in caplog.text
+
+
+def test_array_digest_is_content_not_identity():
+    import numpy as np
+
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert array_digest(a) == array_digest(a.copy()) == array_digest(torch.from_numpy(a.copy()))
+    assert array_digest(a) != array_digest(a.reshape(4, 3))  # same bytes, other shape
+    assert array_digest(a) != array_digest(a.astype(np.int16))
+    b = a.copy()
+    b[2, 3] += 1
+    assert array_digest(a) != array_digest(b)
+    assert array_digest(a[:, ::2]) == array_digest(np.ascontiguousarray(a[:, ::2]))  # strided views
 
 
 def test_early_stopping_restores_best_weights(tmp_path):

@@ -27,20 +27,24 @@ def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    work = tmp_path_factory.mktemp("wf")
-    rng = np.random.default_rng(0)
+def write_idx_dataset(folder: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
     data = mnist.MnistData(
         x_train=rng.integers(0, 256, (600, 28, 28), dtype=np.uint8),
         y_train=np.arange(600) % 10,
         x_test=rng.integers(0, 256, (200, 28, 28), dtype=np.uint8),
         y_test=np.arange(200) % 10,
     )
-    idx = work / "idx"
-    idx.mkdir()
+    folder.mkdir(exist_ok=True)
     for key, stem in mnist.IDX_FILES.items():
-        mnist.write_idx(getattr(data, key), idx / f"{stem}.gz")
+        mnist.write_idx(getattr(data, key), folder / f"{stem}.gz")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    work = tmp_path_factory.mktemp("wf")
+    idx = work / "idx"
+    write_idx_dataset(idx, seed=0)
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     for exp in ("brain", "cells", "mvtec"):
         cfg[exp] = {**cfg[exp], "enabled": False}
@@ -61,14 +65,15 @@ def workdir(tmp_path_factory):
 
 def test_outputs(workdir):
     t1 = pd.read_csv(workdir / "results/tables/table1.csv")
-    assert len(t1) == 3 * 3  # (class 0 default + class 0 log c 1 + class 1 default) × 3 scores
+    # 2 code variants × (class 0 default + class 0 log c 1 + class 1 default) × 3 scores
+    assert len(t1) == 2 * 3 * 3 and set(t1["variant"]) == {"corrected", "released"}
     assert set(t1["dataset"]) == {"fashion_mnist"} and t1["auroc"].between(0, 1).all()
     assert set(t1["n_anomalous"]) == {20}
     for f in ("fig1.png", "fig1.pdf", "fig1_sweep.png", "fig1_sweep.pdf"):
         assert (workdir / "results/figures" / f).stat().st_size > 1000
     assert (workdir / "resources/mnist/fashion_mnist.npz").exists()
     logs = list((workdir / "results/logs/mnist_train").rglob("*.log"))
-    assert len(logs) == 3 and all("epoch 2/2" in p.read_text() for p in logs)
+    assert len(logs) == 6 and all("epoch 2/2" in p.read_text() for p in logs)
     assert list((workdir / "results/benchmarks/mnist_train").rglob("*.tsv"))
     assert list((workdir / "results/mnist/tensorboard").rglob("events.out.tfevents.*"))
 
@@ -102,3 +107,18 @@ def test_report_contains_every_table_and_figure(workdir):
     for name in ("table1.csv", "table1_summary.csv", "fig1.png", "fig1_sweep.png"):
         assert name in html, name
     assert "Zimmerer" in html
+
+
+def test_changed_data_retrains_instead_of_resuming_a_stale_model(workdir):
+    """Other images under the same path: Snakemake reruns prepare → train → score, and the training discards the
+    old checkpoint (its data digest differs) instead of resuming it, so table1 comes from the new models."""
+    before = pd.read_csv(workdir / "results/tables/table1.csv")
+    write_idx_dataset(workdir / "idx", seed=1)  # same files, other images
+    (workdir / "resources/mnist/fashion_mnist.npz").unlink()  # the source is outside the DAG: prepare again
+    _snakemake(workdir, "--cores", "2")
+    logs = list((workdir / "results/logs/mnist_train").rglob("*.log"))
+    texts = [p.read_text() for p in logs]
+    assert len(logs) == 6 and all("discarding checkpoint" in t and "data changed" in t for t in texts), texts[0]
+    assert not any("resuming" in t for t in texts)
+    after = pd.read_csv(workdir / "results/tables/table1.csv")
+    assert not np.allclose(before["auroc"], after["auroc"])

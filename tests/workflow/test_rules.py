@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow  # each dry run parses the whole workflow (a few s
 
 def test_table1_target_builds_exactly_its_jobs(dry_run):
     jobs = dry_run("results/tables/table1.csv")
-    # demo: 1 dataset × (3 classes at defaults + 2 sweep variants on class 0) × 1 seed
-    assert jobs == {"mnist_prepare": 1, "mnist_train": 5, "mnist_score": 5, "mnist_tables": 1, "total": 12}
+    # demo: 2 code variants × 1 dataset × (3 classes at defaults + 2 sweep settings on class 0) × 1 seed
+    assert jobs == {"mnist_prepare": 1, "mnist_train": 10, "mnist_score": 10, "mnist_tables": 1, "total": 22}
 
 
 def test_demo_dag_has_every_experiment(dry_run):
@@ -25,6 +25,7 @@ def test_demo_dag_has_every_experiment(dry_run):
     for rule in ("mnist_figures", "brain_figures", "cells_figures", "mvtec_figures", "cells_score_knn"):
         assert jobs.get(rule), rule
     assert jobs["brain_preprocess"] == 12 + 8 and jobs["cells_score"] == 6 and jobs["mvtec_score"] == 9
+    assert jobs["brain_train"] == 2 and jobs["mnist_train"] == 2 * 5  # the brain sweep setting; both mnist variants
 
 
 def _fake_real_brain_layout(root: Path, n_hcp: int = 3, n_brats: int = 4) -> Path:
@@ -47,10 +48,12 @@ def test_paper_config_dry_run(dry_run, tmp_path):
     overlay = tmp_path / "paths.yaml"
     overlay.write_text(f"brain:\n  data:\n    hcp_root: {data / 'HCP'}\n    brats_root: {data / 'BraTS'}\n")
     jobs = dry_run("--configfile", "config/paper.yaml", str(overlay))
-    # 2 datasets × 10 classes × (1 default + 4 z + 5 log c + 2 s variants) × 3 seeds
-    assert jobs["mnist_train"] == 2 * 10 * 12 * 3
+    # 2 code variants × 2 datasets × 10 classes × (1 default + 4 z + 5 log c + 2 s settings) × 3 seeds
+    assert jobs["mnist_train"] == 2 * 2 * 10 * 12 * 3
     assert jobs["mnist_prepare"] == 2
     assert jobs["brain_preprocess"] == 3 + 4  # one job per subject
+    assert jobs["brain_train"] == 2 * (1 + 3 + 2 + 2)  # variants × (default + z + log c + width settings), 1 seed
+    assert jobs["cells_train_mean"] == 2 * 5 and jobs["cells_score"] == 2 * 6 * 5  # variants × methods × seeds
     assert jobs["cells_score_knn"] == 3 * 3 and jobs["mvtec_score"] == 15 * 3
     assert {"cells_prepare", "mvtec_download", "mvtec_weights"} <= set(jobs)
 

@@ -7,7 +7,7 @@ start_job(snakemake)
 write_tables(
     brats_scores=snakemake.input.brats,
     hcp_val_scores=snakemake.input.hcp_val,
-    eval_cfg=snakemake.params.evaluate,
+    evaluate=snakemake.params.evaluate,
     table2_path=snakemake.output.table2,
     table3_path=snakemake.output.table3,
     summary_path=snakemake.output.summary,

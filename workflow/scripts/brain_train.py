@@ -1,5 +1,6 @@
 """Snakemake: train the conv VAE on the HCP training subjects (one seed) → model.pt + history.csv."""
 
+from anoloc.experiments.brain.layout import parse_run
 from anoloc.experiments.brain.steps import train
 from anoloc.jobs import start_job
 from anoloc.models import RunFiles
@@ -8,7 +9,7 @@ start_job(snakemake)
 train(
     train_files=snakemake.input.train,
     val_files=snakemake.input.val,
-    seed=int(snakemake.wildcards.seed),
+    run=parse_run(snakemake.wildcards.run, snakemake.wildcards.seed),
     model_cfg=snakemake.params.model,
     train_cfg=snakemake.params.train,
     clip=float(snakemake.params.clip),

@@ -1,4 +1,4 @@
-"""Snakemake: one kNN method (one seed) on the prepared cells → results/cells/scores/<method>/seed<seed>.csv."""
+"""Snakemake: one kNN method (one seed) on the prepared cells → results/cells/scores/corrected/<method>/seed<s>.csv."""
 
 from anoloc.experiments.cells.steps import score_knn
 from anoloc.io import write_csv

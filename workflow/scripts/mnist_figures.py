@@ -14,4 +14,5 @@ defaults, sweep = snakemake.params.defaults, snakemake.params.sweep
 out = {Path(f).name: f for f in snakemake.output.figures}
 save_figure(fig1_per_class(t1, defaults), out["fig1.png"], out["fig1.pdf"])
 if "fig1_sweep.png" in out:
-    save_figure(fig1_sweep(t1, defaults, sweep), out["fig1_sweep.png"], out["fig1_sweep.pdf"])
+    fig = fig1_sweep(t1, defaults, sweep, snakemake.params.sweep_classes)
+    save_figure(fig, out["fig1_sweep.png"], out["fig1_sweep.pdf"])

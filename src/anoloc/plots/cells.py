@@ -23,13 +23,13 @@ FIG4_COLUMNS = (
 )
 
 
-def method_label(model: str, variant: str, backbone: str = "") -> str:
+def method_label(model: str, inference: str, backbone: str = "") -> str:
     """E.g. 'SUPN (Restoration)', 'Diag', 'PatchCore [wide_resnet50_2]'."""
     label = METHOD_LABELS.get(model, model)
-    if variant == "restoration":
+    if inference == "restoration":
         label += " (Restoration)"
-    elif variant and variant != "sampled":
-        label += f" ({variant})"
+    elif inference and inference != "sampled":
+        label += f" ({inference})"
     return f"{label} [{backbone}]" if backbone else label
 
 
@@ -76,13 +76,18 @@ def fig4_maps(panels: Mapping[str, np.ndarray], map_quantile: float = 0.99) -> p
 
 
 def fig5_bars(runs: pd.DataFrame) -> plt.Figure:
-    """AUROC and trapezoidal AUPRC per method (bars = mean over seeds, error bars = std), chance levels dashed."""
+    """AUROC and trapezoidal AUPRC per method (bars = mean over seeds, error bars = std; colour = code variant),
+    chance levels dashed."""
     figure_style()
     d = runs.copy()
     d["backbone"] = d["backbone"].fillna("").astype(str)
-    d["method"] = [method_label(m, v, b) for m, v, b in zip(d["model"], d["variant"], d["backbone"], strict=True)]
+    d["inference"] = d["inference"].fillna("").astype(str)
+    d["method"] = [method_label(m, v, b) for m, v, b in zip(d["model"], d["inference"], d["backbone"], strict=True)]
     order = list(dict.fromkeys(d["method"]))
-    long = d.melt(id_vars=["method", "seed"], value_vars=["auroc", "auprc"], var_name="metric", value_name="value")
+    variants = list(dict.fromkeys(d["variant"]))
+    long = d.melt(
+        id_vars=["method", "variant", "seed"], value_vars=["auroc", "auprc"], var_name="metric", value_name="value"
+    )
     chance = {"auroc": 0.5, "auprc": float((d["n_infected"] / (d["n_infected"] + d["n_healthy"])).mean())}
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.1 * len(order) + 3), 3.8), sharey=True)
     for ax, (metric, title) in zip(axes, (("auroc", "AUROC"), ("auprc", "AUPRC (trapezoidal)")), strict=True):
@@ -91,11 +96,11 @@ def fig5_bars(runs: pd.DataFrame) -> plt.Figure:
             x="method",
             y="value",
             order=order,
-            hue="method",
-            hue_order=order,
+            hue="variant",
+            hue_order=variants,
             errorbar="sd",
             capsize=0.2,
-            legend=False,
+            legend=ax is axes[0],
             ax=ax,
         )
         ax.axhline(chance[metric], color="0.3", lw=0.8, ls="--")

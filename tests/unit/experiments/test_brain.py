@@ -154,19 +154,29 @@ def test_tables_on_perfect_and_random_scores(tmp_path):
         s[k] = label + 0.1 * rng.random(label.shape) if k != "kl_grad" else rng.random(label.shape)
     np.savez(tmp_path / "brats.npz", **s)
     np.savez(tmp_path / "hcp.npz", **{f"{k}_brain": 0.1 + 0.05 * rng.random(1000) for k in PIXEL_SCORES})
-    t2 = brain_tables.table2([(1, tmp_path / "brats.npz")], EVAL)
+    run = brain_layout.BrainRun(z=8, log_c=0.0, width=1.0, seed=1)
+    released = {**EVAL, "diseased_min_voxels": 20}  # the variants' evaluate sections may differ
+    evaluate = {"corrected": EVAL, "released": released}
+    t2 = brain_tables.table2(
+        [("corrected", run, tmp_path / "brats.npz"), ("released", run, tmp_path / "brats.npz")], evaluate
+    )
+    assert list(t2.columns[:6]) == ["variant", "z", "log_c", "width", "seed", "level"]
+    sl_rel = t2[(t2.level == "slice") & (t2.variant == "released")].set_index("score")
+    assert sl_rel.loc["kl", "n_positive"] == 0  # no slice has more than 20 tumour voxels
+    t2 = t2[t2.variant == "corrected"]
     px = t2[t2.level == "pixel"].set_index("score")
     assert px.loc["rec", "auroc"] == 1.0 and px.loc["rec", "dice_oracle"] == pytest.approx(1.0)
     assert abs(px.loc["kl_grad", "auroc"] - 0.5) < 0.1
     sl = t2[t2.level == "slice"].set_index("score")
     assert sl.loc["kl", "auroc"] == 1.0 and sl.loc["elbo", "auroc"] == 0.0
     assert sl.loc["kl", "n_positive"] == 20 and sl.loc["kl", "n_negative"] == 20
-    t3, summary = brain_tables.table3([(1, tmp_path / "brats.npz", tmp_path / "hcp.npz")], EVAL)
+    t3, summary = brain_tables.table3([("corrected", run, tmp_path / "brats.npz", tmp_path / "hcp.npz")], evaluate)
     assert len(t3) == 5 * 3 and set(t3.n_calib_patients) == {2}
     rec = t3[t3.score == "rec"]
     assert np.allclose(rec.dice_calib, 1.0) and np.allclose(rec.dice_oracle, 1.0)
     assert np.allclose(rec.dice_healthy, 1.0)  # healthy 99th percentile (0.1…0.15) separates, too
     assert list(summary.score) == list(PIXEL_SCORES) and set(summary.n_runs) == {3}
+    assert list(summary.columns[:5]) == ["variant", "z", "log_c", "width", "score"]
 
 
 @pytest.mark.slow
@@ -188,7 +198,8 @@ def test_tiny_end_to_end(tmp_path, template):
         "brain", "train", epochs=2, batch_size=32, lr=1e-3, schedule="plateau", early_stopping_patience=3
     )
     files = RunFiles(tmp_path / "m.pt", tmp_path / "h.csv", tmp_path / "run")
-    res = brain.train(hcp[:3], hcp[3:], 5, model_cfg, train_cfg, 1.5, files, device="cpu")
+    run = brain_layout.BrainRun(z=8, log_c=0.0, width=0.5, seed=5)
+    res = brain.train(hcp[:3], hcp[3:], run, model_cfg, train_cfg, 1.5, files, device="cpu")
     assert res.epochs_run == 2 and {"train_loss", "val_loss"} <= set(res.history[-1])
     assert len(pd.read_csv(tmp_path / "h.csv")) == 2
     brain.score(
@@ -202,13 +213,16 @@ def test_tiny_end_to_end(tmp_path, template):
     )
     out = [tmp_path / f for f in ("t2.csv", "t3.csv", "t3s.csv")]
     # the table job reads the seed from the score files' paths
-    brats_npz = tmp_path / brain_layout.SCORES_BRATS.format(cohort="synthetic", seed=5)
+    brats_npz = tmp_path / brain_layout.SCORES_BRATS.format(
+        variant="corrected", cohort="synthetic", run=brain_layout.run_id(run), seed=5
+    )
     brats_npz.parent.mkdir(parents=True)
     (tmp_path / "b.npz").rename(brats_npz)
     (tmp_path / "h.npz").rename(brats_npz.with_name("hcp_val.npz"))
-    brain_tables.write_tables([brats_npz], [brats_npz.with_name("hcp_val.npz")], EVAL, *out)
+    brain_tables.write_tables([brats_npz], [brats_npz.with_name("hcp_val.npz")], {"corrected": EVAL}, *out)
     t2, t3 = pd.read_csv(out[0]), pd.read_csv(out[1])
     assert len(t2) == 8 and t2.auroc.between(0, 1).all() and t2.dice_oracle.dropna().between(0, 1).all()
+    assert set(t2.width) == {0.5} and set(t2.z) == {8} and set(t2.seed) == {5}
     assert len(t3) == 15 and t3.dice_calib.between(0, 1).all()
     assert (t3.dice_oracle >= t3.dice_calib - 1e-9).all()  # the oracle is the best on its own pixels
     from anoloc.plots import save_figure
@@ -231,7 +245,16 @@ def test_schema_defaults_complete_a_disabled_section_and_configs_validate():
     assert full["data"]["source"] == "synthetic" and full["train"]["augment"]["flip_p"] == 0.5
     assert full["evaluate"]["diseased_min_voxels"] == 20 and full["preprocess"]["slice_offset"] == 20
     assert brain_cohort.cohort(full) == "synthetic"
-    assert brain_layout.score_files(full) == ["results/brain/scores/synthetic/seed123/brats.npz"]
+    assert brain_layout.score_files(full) == [
+        "results/brain/scores/corrected/synthetic/z256_logc0_w1/seed123/brats.npz"
+    ]
+    swept = {**full, "variants": ["corrected", "released"], "sweep": {"z": [64], "width": [0.5, 1]}}
+    runs = brain_layout.runs(swept)
+    assert [brain_layout.run_id(r) for r in runs] == ["z256_logc0_w1", "z64_logc0_w1", "z256_logc0_w0.5"]
+    assert len(brain_layout.score_files(swept, "hcp_val")) == 2 * 3
+    assert brain_layout.figure_scores(swept).startswith("results/brain/scores/corrected/synthetic/z256_logc0_w1/")
+    with pytest.raises(AnolocError, match="cannot sweep"):
+        brain_layout.validate_sweep({**full, "sweep": {"lr": [1.0]}})
     for name in ("config.yaml", "paper.yaml"):
         cfg = yaml.safe_load((ROOT / "config" / name).read_text())
         validate(cfg, str(ROOT / "config/schema.yaml"))

@@ -33,24 +33,29 @@ def write_scores(path, seed, shift, backbone=""):
 
 
 def test_parse_score_file():
-    assert parse_score_file("results/cells/scores/supn_restoration/seed3.csv") == ("supn", "restoration", 3)
-    assert parse_score_file("results/cells/scores/l2_sampled/seed0.csv") == ("l2", "sampled", 0)
-    assert parse_score_file("/elsewhere/results/cells/scores/patchcore/seed1.csv") == ("patchcore", "", 1)
+    parsed = parse_score_file("results/cells/scores/corrected/supn_restoration/seed3.csv")
+    assert parsed == ("corrected", "supn", "restoration", 3)
+    assert parse_score_file("results/cells/scores/released/l2_sampled/seed0.csv") == ("released", "l2", "sampled", 0)
+    parsed = parse_score_file("/elsewhere/results/cells/scores/corrected/patchcore/seed1.csv")
+    assert parsed == ("corrected", "patchcore", "", 1)
 
 
 def test_table4_metrics_and_summary(tmp_path):
     paths, frames = [], {}
-    for method, shift in (("supn_sampled", 2.0), ("diag_restoration", 0.5), ("padim", 1.0)):
+    runs_of = (("corrected", "supn_sampled", 2.0), ("corrected", "diag_restoration", 0.5))
+    runs_of += (("corrected", "padim", 1.0), ("released", "supn_sampled", -1.0))
+    for variant, method, shift in runs_of:
         for seed in (0, 1, 2):
-            p = tmp_path / SCORES.format(method=method, seed=seed)
-            frames[method, seed] = write_scores(
-                p, seed + 10 * len(method), shift, "effnet" if method == "padim" else ""
+            p = tmp_path / SCORES.format(variant=variant, method=method, seed=seed)
+            frames[variant, method, seed] = write_scores(
+                p, seed + 10 * len(method) + len(variant), shift, "effnet" if method == "padim" else ""
             )
             paths.append(p)
     runs = table4_runs(paths)
     assert list(runs.columns) == [
-        "model",
         "variant",
+        "model",
+        "inference",
         "backbone",
         "seed",
         "auroc",
@@ -59,27 +64,35 @@ def test_table4_metrics_and_summary(tmp_path):
         "n_healthy",
         "n_infected",
     ]
-    row = runs[(runs.model == "supn") & (runs.seed == 1)].iloc[0]
-    df = frames["supn_sampled", 1]
+    row = runs[(runs.model == "supn") & (runs.seed == 1) & (runs.variant == "corrected")].iloc[0]
+    df = frames["corrected", "supn_sampled", 1]
     precision, recall, _ = skm.precision_recall_curve(df.label, df.score)
     assert row.auroc == pytest.approx(skm.roc_auc_score(df.label, df.score))
     assert row.auprc == pytest.approx(skm.auc(recall, precision))
     assert row.ap == pytest.approx(skm.average_precision_score(df.label, df.score))
-    assert (row.n_healthy, row.n_infected) == (11, 9) and row.variant == "sampled" and row.backbone == ""
+    assert (row.n_healthy, row.n_infected) == (11, 9) and row.inference == "sampled" and row.backbone == ""
 
     summary = table4(runs)
     stats = [f"{m}_{s}" for m in ("auroc", "auprc", "ap") for s in ("mean", "std")]
-    assert list(summary.columns) == ["model", "variant", "backbone", *stats, "n_seeds"]
-    # restoration rows first, then sampled, then the kNN methods (as the released evaluation table)
-    assert list(summary.model) == ["diag", "supn", "padim"]
+    assert list(summary.columns) == ["variant", "model", "inference", "backbone", *stats, "n_seeds"]
+    # per variant: restoration rows first, then sampled, then the kNN methods (as the released evaluation table)
+    assert list(zip(summary.variant, summary.model, strict=True)) == [
+        ("corrected", "diag"),
+        ("corrected", "supn"),
+        ("corrected", "padim"),
+        ("released", "supn"),
+    ]
+    released = summary[summary.variant == "released"].iloc[0]
+    assert released.auroc_mean < 0.5  # its scores were shifted the other way
+    summary = summary[summary.variant == "corrected"]
     s = summary.set_index("model").loc["supn"]
-    vals = runs[runs.model == "supn"].auroc
+    vals = runs[(runs.model == "supn") & (runs.variant == "corrected")].auroc
     assert s.auroc_mean == pytest.approx(vals.mean()) and s.auroc_std == pytest.approx(vals.std(ddof=1))
     assert s.n_seeds == 3 and summary.set_index("model").loc["padim"].backbone == "effnet"
 
 
 def test_write_table4_roundtrip_keeps_empty_backbones(tmp_path):
-    p = tmp_path / SCORES.format(method="l2_sampled", seed=0)
+    p = tmp_path / SCORES.format(variant="corrected", method="l2_sampled", seed=0)
     write_scores(p, 0, 1.0)
     write_table4([p], tmp_path / "t4.csv", tmp_path / "t4_runs.csv")
     back = pd.read_csv(tmp_path / "t4.csv")
@@ -88,16 +101,16 @@ def test_write_table4_roundtrip_keeps_empty_backbones(tmp_path):
 
 
 def test_table4_inputs_follow_the_config():
-    cfg = {"cells": {"seeds": [0, 4]}, "mvtec": {"enabled": False}}
-    assert len(vae_score_files(cfg["cells"])) == 12 == len(table4_inputs(cfg))
-    assert "results/cells/scores/supn_restoration/seed4.csv" in table4_inputs(cfg)
+    cfg = {"cells": {"seeds": [0, 4], "variants": ["corrected", "released"]}, "mvtec": {"enabled": False}}
+    assert len(vae_score_files(cfg["cells"])) == 24 == len(table4_inputs(cfg))
+    assert "results/cells/scores/released/supn_restoration/seed4.csv" in table4_inputs(cfg)
     cfg["mvtec"] = {"enabled": True, "cells": {"enabled": True, "methods": ["spade"], "seeds": [0]}}
-    assert table4_inputs(cfg)[-1] == "results/cells/scores/spade/seed0.csv"
+    assert table4_inputs(cfg)[-1] == "results/cells/scores/corrected/spade/seed0.csv"  # kNN: corrected only
     assert set(CELL_VAE_METHODS) == {f"{m}_{v}" for m in ("supn", "diag", "l2") for v in ("sampled", "restoration")}
 
 
 def test_table_and_figures_do_not_import_torch(tmp_path):
-    p = tmp_path / SCORES.format(method="supn_sampled", seed=0)
+    p = tmp_path / SCORES.format(variant="corrected", method="supn_sampled", seed=0)
     write_scores(p, 0, 1.0)
     rng = np.random.default_rng(0)
     panels = {k: rng.normal(size=(2, 128, 128)) for k in ("input", "mean", "supn_sample")}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -24,13 +25,14 @@ from anoloc.data.brain.synthetic import (
 )
 from anoloc.data.brain.synthetic import generate_subject as synthesise
 from anoloc.data.loaders import TensorBatches
+from anoloc.experiments.brain.layout import BrainRun, run_id
 from anoloc.io import save_npz
 from anoloc.models import RunFiles, load_model, save_trained
 from anoloc.models.conv_vae import ConvVAE
 from anoloc.models.vae import elbo_loss
 from anoloc.scores.names import PIXEL_SCORES, SLICE_SCORES
 from anoloc.scores.vae import global_combi, pixel_scores
-from anoloc.train import TrainConfig, TrainResult, fit
+from anoloc.train import TrainConfig, TrainResult, array_digest, fit
 from anoloc.utils import PathLike, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ def preprocess(
 def train(
     train_files: Sequence[PathLike],
     val_files: Sequence[PathLike],
-    seed: int,
+    run: BrainRun,
     model_cfg: Mapping[str, Any],
     train_cfg: Mapping[str, Any],
     clip: float,
@@ -95,12 +97,13 @@ def train(
     bs = int(train_cfg["batch_size"])
     train_batches = TensorBatches([x_tr], bs, shuffle=True, transform=transform)
     val_batches = TensorBatches([x_va], bs)
+    seed = run.seed
     seed_everything(seed)  # weight initialisation
     model = ConvVAE(
         image_size=int(x_tr.shape[-1]),
-        h_sizes=model_cfg["h_sizes"],
-        z=int(model_cfg["z"]),
-        log_c=float(model_cfg["log_c"]),
+        h_sizes=[max(1, round(h * run.width)) for h in model_cfg["h_sizes"]],
+        z=run.z,
+        log_c=run.log_c,
         legacy_sigma=bool(model_cfg["legacy_sigma"]),
     )
     cfg = TrainConfig.from_dict(dict(train_cfg), seed=seed, device=device)
@@ -112,17 +115,11 @@ def train(
         files.checkpoints,
         val_batches=val_batches,
         tensorboard_dir=files.tensorboard,
-        fingerprint_extra={
-            "train": tr.subjects,
-            "val": va.subjects,
-            "n_train": len(tr),
-            "batch_size": bs,
-            "augment": repr(transform),
-        },
-        desc=f"brain seed {seed}",
+        fingerprint_extra={"data": array_digest(x_tr, x_va), "settings": dict(train_cfg), "clip": clip},
+        desc=f"brain {run_id(run)} seed {seed}",
     )
     meta = {
-        "seed": seed,
+        "run": asdict(run),
         "train": dict(train_cfg),
         "train_subjects": tr.subjects,
         "val_subjects": va.subjects,

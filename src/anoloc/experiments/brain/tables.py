@@ -8,13 +8,14 @@ oracle on the 4/5 and a threshold from healthy data alone.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from anoloc.calibrate import best_threshold, dice_at, healthy_threshold, patient_splits
-from anoloc.experiments.brain.layout import seed_of
+from anoloc.experiments.brain.layout import BrainRun, parse_score_file
 from anoloc.io import load_npz, write_csv
 from anoloc.metrics import auroc, average_precision, pooled_curves
 from anoloc.scores.names import PIXEL_SCORES, SLICE_SCORES
@@ -45,7 +46,7 @@ def _descending(v: np.ndarray) -> np.ndarray:
     return np.argsort(v, kind="stable")[::-1]
 
 
-def table2_rows(s: Mapping[str, np.ndarray], seed: int, eval_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+def table2_rows(s: Mapping[str, np.ndarray], eval_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Pixel-level rows (pooled over all slices, and inside the brain mask) and slice-level rows of one run."""
     method, n_grid = str(eval_cfg["threshold_search"]), int(eval_cfg["n_grid"])
     y, mask = s["label"].ravel(), s["brain_mask"].ravel()
@@ -58,7 +59,6 @@ def table2_rows(s: Mapping[str, np.ndarray], seed: int, eval_cfg: Mapping[str, A
         _, d_brain = _best(y, v, order, mask, method, n_grid)
         rows.append(
             {
-                "seed": seed,
                 "level": "pixel",
                 "score": k,
                 "auroc": whole["auroc"],
@@ -78,7 +78,6 @@ def table2_rows(s: Mapping[str, np.ndarray], seed: int, eval_cfg: Mapping[str, A
         v = s[f"slice_{k}"][sel]
         rows.append(
             {
-                "seed": seed,
                 "level": "slice",
                 "score": k,
                 "auroc": auroc(diseased[sel], v),
@@ -90,8 +89,9 @@ def table2_rows(s: Mapping[str, np.ndarray], seed: int, eval_cfg: Mapping[str, A
     return rows
 
 
+RUN_KEYS = ["variant", "z", "log_c", "width", "seed"]
 TABLE2_COLUMNS = [
-    "seed",
+    *RUN_KEYS,
     "level",
     "score",
     "auroc",
@@ -106,15 +106,27 @@ TABLE2_COLUMNS = [
 ]
 
 
-def table2(score_files: Sequence[tuple[int, PathLike]], eval_cfg: Mapping[str, Any]) -> pd.DataFrame:
-    rows = [r for seed, path in score_files for r in table2_rows(load_scores(path), seed, eval_cfg)]
+def _run_keys(variant: str, run: BrainRun) -> dict[str, Any]:
+    return {"variant": variant, **asdict(run)}
+
+
+def table2(
+    score_files: Sequence[tuple[str, BrainRun, PathLike]], evaluate: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame:
+    """One row per (variant, run, seed, level, score); `score_files` are (variant, run, BraTS score file) and
+    `evaluate` the `evaluate` section of each variant."""
+    rows = [
+        {**_run_keys(variant, run), **r}
+        for variant, run, path in score_files
+        for r in table2_rows(load_scores(path), evaluate[variant])
+    ]
     if not rows:
         raise AnolocError("table2: no score files given")
     return pd.DataFrame(rows).reindex(columns=TABLE2_COLUMNS)
 
 
 def table3_rows(
-    s: Mapping[str, np.ndarray], healthy: Mapping[str, np.ndarray], seed: int, eval_cfg: Mapping[str, Any]
+    s: Mapping[str, np.ndarray], healthy: Mapping[str, np.ndarray], eval_cfg: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """Calibration rows of one run: per score and patient split, the threshold maximising Dice on the
     calibration patients (1/5), its Dice on the evaluation patients (4/5), the oracle Dice on the 4/5, and
@@ -141,7 +153,6 @@ def table3_rows(
             ye, ve = y[e], v[e]
             rows.append(
                 {
-                    "seed": seed,
                     "score": k,
                     "split": i,
                     "n_calib_patients": len(calib),
@@ -159,35 +170,43 @@ def table3_rows(
 
 
 def table3(
-    score_files: Sequence[tuple[int, PathLike, PathLike]], eval_cfg: Mapping[str, Any]
+    score_files: Sequence[tuple[str, BrainRun, PathLike, PathLike]], evaluate: Mapping[str, Mapping[str, Any]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(table3, summary): `score_files` are (seed, BraTS scores, HCP validation scores)."""
-
+    """(table3, summary): `score_files` are (variant, run, BraTS scores, HCP validation scores), `evaluate` the
+    `evaluate` section of each variant. The summary: mean and std over splits and seeds per (variant, z, log c,
+    width, score)."""
     rows = [
-        r
-        for seed, brats, hcp_val in score_files
-        for r in table3_rows(load_scores(brats), load_scores(hcp_val), seed, eval_cfg)
+        {**_run_keys(variant, run), **r}
+        for variant, run, brats, hcp_val in score_files
+        for r in table3_rows(load_scores(brats), load_scores(hcp_val), evaluate[variant])
     ]
     if not rows:
         raise AnolocError("table3: no score files given")
     t3 = pd.DataFrame(rows)
-    summary = summarise(t3, ["score"], ["dice_calib", "dice_oracle", "dice_healthy", "threshold"], n_name="n_runs")
+    keys = [k for k in RUN_KEYS if k != "seed"]
+    summary = summarise(
+        t3, [*keys, "score"], ["dice_calib", "dice_oracle", "dice_healthy", "threshold"], n_name="n_runs"
+    )
     order = {k: i for i, k in enumerate(PIXEL_SCORES)}
-    summary = summary.sort_values("score", key=lambda c: c.map(order)).reset_index(drop=True)
-    return t3, summary
+    summary = summary.sort_values([*keys, "score"], key=lambda c: c.map(order) if c.name == "score" else c)
+    return t3, summary.reset_index(drop=True)
 
 
 def write_tables(
     brats_scores: Sequence[PathLike],
     hcp_val_scores: Sequence[PathLike],
-    eval_cfg: Mapping[str, Any],
+    evaluate: Mapping[str, Mapping[str, Any]],
     table2_path: PathLike,
     table3_path: PathLike,
     summary_path: PathLike,
 ) -> None:
-    """table2, table3 and its summary from the score files of every seed (the paths say the seed)."""
-    seeds = [seed_of(p) for p in brats_scores]
-    write_csv(table2(list(zip(seeds, brats_scores, strict=True)), eval_cfg), table2_path)
-    t3, summary = table3(list(zip(seeds, brats_scores, hcp_val_scores, strict=True)), eval_cfg)
+    """table2, table3 and its summary from the score files of every variant, run and seed (their paths say which);
+    `evaluate`: the `evaluate` section of each variant."""
+    keys = [parse_score_file(p) for p in brats_scores]
+    if keys != [parse_score_file(p) for p in hcp_val_scores]:
+        raise AnolocError("brain tables: the BraTS and HCP-validation score files do not pair up run by run")
+    write_csv(table2([(*k, p) for k, p in zip(keys, brats_scores, strict=True)], evaluate), table2_path)
+    pairs = zip(keys, brats_scores, hcp_val_scores, strict=True)
+    t3, summary = table3([(*k, b, h) for k, b, h in pairs], evaluate)
     write_csv(t3, table3_path)
     write_csv(summary, summary_path)

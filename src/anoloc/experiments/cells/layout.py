@@ -1,10 +1,11 @@
 """Layout of the fluorescent-cell experiment: path templates, score files, targets (torch-free).
 
-Per seed, stage 1 trains the encoder + mean decoder (`mean`), stage 2 a SUPN and a diag precision decoder on the
-frozen stage-1 model. Every method scored on the cells — the six VAE methods `<supn|diag|l2>_<sampled|restoration>`
-and, when `mvtec.cells` enables them, the kNN methods — writes one CSV per seed at `SCORES` with columns `split`
-(healthy_test | infected), `name` (file name), `label` (0 healthy, 1 infected), `score` (higher = more anomalous)
-and `backbone` (empty for the VAEs); table4 collects them.
+Per code variant and seed, stage 1 trains the encoder + mean decoder (`mean`), stage 2 a SUPN and a diag precision
+decoder on the frozen stage-1 model. Every method scored on the cells — the six VAE methods
+`<supn|diag|l2>_<sampled|restoration>` and, when `mvtec.cells` enables them, the kNN methods (variant `corrected`
+only: they have no released-code variant of their own here) — writes one CSV per (variant, seed) at `SCORES` with
+columns `split` (healthy_test | infected), `name` (file name), `label` (0 healthy, 1 infected), `score` (higher =
+more anomalous) and `backbone` (empty for the VAEs); table4 collects them.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ EXPERIMENT = "cells"
 
 DATA = f"{paths.RESOURCES}/cells/cells.npz"
 CACHE = f"{paths.RESOURCES}/cells/cache"
-MODEL = f"{paths.result_dir(EXPERIMENT, 'models')}/seed{{seed}}/{{stage}}/model.pt"
-HISTORY = f"{paths.result_dir(EXPERIMENT, 'models')}/seed{{seed}}/{{stage}}/history.csv"
-CHECKPOINTS = f"{paths.result_dir(EXPERIMENT, 'checkpoints')}/seed{{seed}}/{{stage}}"
-TENSORBOARD = f"{paths.result_dir(EXPERIMENT, 'tensorboard')}/seed{{seed}}/{{stage}}"
-SCORES = f"{paths.result_dir(EXPERIMENT, 'scores')}/{{method}}/seed{{seed}}.csv"
+_RUN = "{variant}/seed{seed}/{stage}"
+MODEL = f"{paths.result_dir(EXPERIMENT, 'models')}/{_RUN}/model.pt"
+HISTORY = f"{paths.result_dir(EXPERIMENT, 'models')}/{_RUN}/history.csv"
+CHECKPOINTS = f"{paths.result_dir(EXPERIMENT, 'checkpoints')}/{_RUN}"
+TENSORBOARD = f"{paths.result_dir(EXPERIMENT, 'tensorboard')}/{_RUN}"
+SCORES = f"{paths.result_dir(EXPERIMENT, 'scores')}/{{variant}}/{{method}}/seed{{seed}}.csv"
 VAE_SCORES = SCORES.replace("{method}", "{model}_{inference}")  # the six VAE methods, e.g. supn_sampled
-KNN_SCORES = SCORES.replace("{method}", "{knn_method}")  # the kNN methods on the cells
+KNN_VARIANT = "corrected"
+KNN_SCORES = paths.partial(SCORES, variant=KNN_VARIANT).replace("{method}", "{knn_method}")  # kNN on the cells
 PANELS = f"{paths.result_dir(EXPERIMENT, 'panels')}/fig4.npz"
 TABLE4 = paths.table("table4")
 TABLE4_RUNS = paths.table("table4_runs")
@@ -49,12 +52,17 @@ def knn_score_files(config: Mapping[str, Any]) -> list[str]:
     if not knn_enabled(config):
         return []
     cells = config["mvtec"]["cells"]
-    return [paths.fill(SCORES, method=m, seed=s) for m in cells["methods"] for s in cells["seeds"]]
+    return [paths.fill(SCORES, variant=KNN_VARIANT, method=m, seed=s) for m in cells["methods"] for s in cells["seeds"]]
 
 
 def vae_score_files(cells_cfg: Mapping[str, Any]) -> list[str]:
-    """Score CSVs of the six VAE methods for every configured seed."""
-    return [paths.fill(SCORES, method=m, seed=s) for m in CELL_VAE_METHODS for s in cells_cfg["seeds"]]
+    """Score CSVs of the six VAE methods for every configured variant and seed."""
+    return [
+        paths.fill(SCORES, variant=v, method=m, seed=s)
+        for v in cells_cfg["variants"]
+        for m in CELL_VAE_METHODS
+        for s in cells_cfg["seeds"]
+    ]
 
 
 def table4_inputs(config: Mapping[str, Any]) -> list[str]:
@@ -62,10 +70,16 @@ def table4_inputs(config: Mapping[str, Any]) -> list[str]:
     return vae_score_files(config["cells"]) + knn_score_files(config)
 
 
-def parse_score_file(path: Any) -> tuple[str, str, int]:
-    """(model, inference, seed) of a score file; inference '' for the kNN methods."""
+def parse_score_file(path: Any) -> tuple[str, str, str, int]:
+    """(variant, model, inference, seed) of a score file; inference '' for the kNN methods."""
     v = paths.parse(SCORES, path)
     model, _, inference = v["method"].rpartition("_")
     if inference not in CELL_INFERENCES:
         model, inference = v["method"], ""
-    return model, inference, int(v["seed"])
+    return v["variant"], model, inference, int(v["seed"])
+
+
+def panel_models(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The three trained models fig4 shows: the first variant's first seed, stage by stage."""
+    v, s = cfg["variants"][0], cfg["seeds"][0]
+    return {stage: paths.fill(MODEL, variant=v, seed=s, stage=stage) for stage in ("mean", "diag", "supn")}

@@ -30,7 +30,7 @@ from anoloc.metrics import auroc
 from anoloc.models import RunFiles, load_model, save_trained, supn
 from anoloc.models.cell_vae import CellVAE, mean_stage_loss, precision_stage_loss
 from anoloc.scores.cells import gaussian_blur, score_cells
-from anoloc.train import TrainConfig, TrainResult, fit
+from anoloc.train import TrainConfig, TrainResult, array_digest, fit
 from anoloc.utils import AnolocError, PathLike, derive_seed, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,11 @@ def train_mean(
                 files.checkpoints,
                 tensorboard_dir=files.tensorboard,
                 callbacks=[check],
-                fingerprint_extra={"data": data_id, "batch_size": batches.batch_size, "quirks": dict(quirks)},
+                fingerprint_extra={
+                    "data": array_digest(*batches.tensors),
+                    "settings": {**train_cfg, "batch_size": batches.batch_size},
+                    "quirks": dict(quirks),
+                },
                 desc=f"cells mean seed {seed}" + (f" (restart {attempt})" if attempt else ""),
             )
             break
@@ -257,11 +261,9 @@ def train_precision(
         params=params,
         tensorboard_dir=files.tensorboard,
         fingerprint_extra={
-            "data": prepared_fingerprint(npz),
-            "mean_model": weights_digest(base),
-            "batch_size": batches.batch_size,
-            "l1": l1,
-            "quarter": quarter,
+            "data": array_digest(*batches.tensors),
+            "mean model": weights_digest(base),
+            "settings": {**train_cfg, "batch_size": batches.batch_size},
             "quirks": dict(quirks),
         },
         desc=f"cells {likelihood} seed {seed}",

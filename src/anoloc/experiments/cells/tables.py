@@ -19,12 +19,14 @@ from anoloc.metrics import auprc_trapezoid, auroc, average_precision
 from anoloc.scores.names import CELL_INFERENCES, CELL_VAE_MODELS, KNN_METHODS
 from anoloc.tables import summarise
 from anoloc.utils import AnolocError, PathLike
+from anoloc.variants import VARIANTS
 
 METRICS = ("auroc", "auprc", "ap")
-RUN_COLUMNS = ["model", "variant", "backbone", "seed", *METRICS, "n_healthy", "n_infected"]
-# row order of the released evaluation (restoration first), then the kNN methods
+KEYS = ["variant", "model", "inference", "backbone"]
+RUN_COLUMNS = [*KEYS, "seed", *METRICS, "n_healthy", "n_infected"]
+# rows: code variant, then the released evaluation's order (restoration first, then sampled), then the kNN methods
 MODEL_ORDER = [*CELL_VAE_MODELS, *KNN_METHODS]
-VARIANT_ORDER = [*CELL_INFERENCES, ""]
+INFERENCE_ORDER = [*CELL_INFERENCES, ""]
 
 
 def run_metrics(df: pd.DataFrame) -> dict[str, float]:
@@ -48,14 +50,21 @@ def _read_scores(path: Path) -> pd.DataFrame:
 
 
 def table4_runs(paths: Iterable[PathLike]) -> pd.DataFrame:
-    """One row per (model, variant, backbone, seed) with AUROC, AUPRC, AP and the class counts."""
+    """One row per (variant, model, inference, backbone, seed) with AUROC, AUPRC, AP and the class counts."""
     rows = []
     for path in map(Path, paths):
-        model, variant, seed = parse_score_file(path)
+        variant, model, inference, seed = parse_score_file(path)
         df = _read_scores(path)
         backbones = sorted(set(df["backbone"]) - {""})
         rows.append(
-            {"model": model, "variant": variant, "backbone": ",".join(backbones), "seed": seed, **run_metrics(df)}
+            {
+                "variant": variant,
+                "model": model,
+                "inference": inference,
+                "backbone": ",".join(backbones),
+                "seed": seed,
+                **run_metrics(df),
+            }
         )
     if not rows:
         raise AnolocError("table4: no score files given")
@@ -63,18 +72,23 @@ def table4_runs(paths: Iterable[PathLike]) -> pd.DataFrame:
 
 
 def _ordered(df: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
-    rank_m = {m: i for i, m in enumerate(MODEL_ORDER)}
-    rank_v = {v: i for i, v in enumerate(VARIANT_ORDER)}
-    key = df.assign(_v=df["variant"].map(rank_v).fillna(len(rank_v)), _m=df["model"].map(rank_m).fillna(len(rank_m)))
-    return key.sort_values(["_v", "_m", "model", "backbone", *extra]).drop(columns=["_v", "_m"]).reset_index(drop=True)
+    ranks = {
+        "variant": {v: i for i, v in enumerate(VARIANTS)},
+        "inference": {v: i for i, v in enumerate(INFERENCE_ORDER)},
+        "model": {m: i for i, m in enumerate(MODEL_ORDER)},
+    }
+    key = df.assign(**{f"_{k}": df[k].map(r).fillna(len(r)) for k, r in ranks.items()})
+    order = ["_variant", "_inference", "_model", "model", "backbone", *extra]
+    return key.sort_values(order).drop(columns=[f"_{k}" for k in ranks]).reset_index(drop=True)
 
 
 def table4(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std (ddof 1; empty for one seed) over seeds per (model, variant, backbone), plus n_seeds."""
-    return _ordered(summarise(runs, ["model", "variant", "backbone"], list(METRICS)), [])
+    """Mean and std (ddof 1; empty for one seed) over seeds per (variant, model, inference, backbone), plus n_seeds."""
+    return _ordered(summarise(runs, KEYS, list(METRICS)), [])
 
 
 def write_table4(paths: Iterable[PathLike], table_path: PathLike, runs_path: PathLike) -> pd.DataFrame:
+    """table4 (mean ± std over seeds) and table4_runs (one row per seed) from the score files."""
     runs = table4_runs(paths)
     write_csv(runs, runs_path)
     summary = table4(runs)

@@ -22,7 +22,7 @@ from anoloc.models.fc_vae import FCVAE
 from anoloc.models.vae import elbo_loss
 from anoloc.scores.names import SAMPLE_SCORES
 from anoloc.scores.vae import sample_scores
-from anoloc.train import TrainConfig, TrainResult, fit
+from anoloc.train import TrainConfig, TrainResult, array_digest, fit
 from anoloc.utils import PathLike, seed_everything
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,10 @@ def train(
         data.y_train, data.y_test, held_out, float(train_cfg["val_fraction"]), seed=run.seed
     )
     bs = int(train_cfg["batch_size"])
-    train_batches = TensorBatches([to_tensor(data.x_train[split.train_idx])], bs, shuffle=True)
-    val_batches = TensorBatches([to_tensor(data.x_train[split.val_idx])], bs) if len(split.val_idx) else None
+    x_train, x_val = data.x_train[split.train_idx], data.x_train[split.val_idx]
     del data
+    train_batches = TensorBatches([to_tensor(x_train)], bs, shuffle=True)
+    val_batches = TensorBatches([to_tensor(x_val)], bs) if len(x_val) else None
     seed_everything(run.seed)  # weight initialisation
     model = FCVAE(
         hidden=int(model_cfg["hidden"]),
@@ -75,7 +76,7 @@ def train(
         files.checkpoints,
         val_batches=val_batches,
         tensorboard_dir=files.tensorboard,
-        fingerprint_extra={"npz": str(npz), "held_out": held_out, "batch_size": bs, "n_train": len(split.train_idx)},
+        fingerprint_extra={"data": array_digest(x_train, x_val), "settings": dict(train_cfg), "held_out": held_out},
         desc=f"mnist class {held_out} {run_id(run)} seed {run.seed}",
     )
     meta = {
