@@ -62,3 +62,45 @@ def rule_blocks() -> list[tuple[Path, str, str]]:
                 body.append(line)
             out.append((smk, name, "\n".join(body)))
     return out
+
+
+def tiny_mnist_workflow(work: Path, data_seed: int = 0, **mnist: Any) -> Path:
+    """A working folder running only the sample-wise experiment on a tiny random IDX dataset (600 + 200 images
+    of 28², classes 0–9 in turn): `config/config.yaml` is the demo config with the other experiments off and the
+    `mnist` section updated with `mnist` (nested dicts merged one level)."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for exp in ("brain", "cells", "mvtec"):
+        cfg[exp] = {**cfg[exp], "enabled": False}
+    write_tiny_idx(work / "idx", data_seed)
+    cfg["mnist"].update(
+        datasets={"fashion_mnist": {"source": "idx", "path": str(work / "idx")}},
+        held_out_classes=[0, 1],
+        seeds=[5],
+        sweep={"log_c": [1.0]},
+        sweep_classes=[0],
+    )
+    cfg["mnist"]["model"]["hidden"] = 16
+    cfg["mnist"]["train"].update(epochs=2, batch_size=50)
+    for key, value in mnist.items():
+        cfg["mnist"][key] = {**cfg["mnist"][key], **value} if isinstance(value, dict) else value
+    (work / "config").mkdir(parents=True, exist_ok=True)
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return work
+
+
+def write_tiny_idx(folder: Path, seed: int) -> None:
+    """Four IDX files of random images (600 train, 200 test, labels 0–9 in turn) into `folder`."""
+    import numpy as np
+
+    from anoloc.data import mnist
+
+    rng = np.random.default_rng(seed)
+    data = mnist.MnistData(
+        x_train=rng.integers(0, 256, (600, 28, 28), dtype=np.uint8),
+        y_train=np.arange(600) % 10,
+        x_test=rng.integers(0, 256, (200, 28, 28), dtype=np.uint8),
+        y_test=np.arange(200) % 10,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, stem in mnist.IDX_FILES.items():
+        mnist.write_idx(getattr(data, key), folder / f"{stem}.gz")

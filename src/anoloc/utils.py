@@ -5,6 +5,7 @@ torch is imported lazily so that table and figure code runs without it."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import logging
 import os
@@ -72,10 +73,14 @@ def sha256sum(path: PathLike, chunk: int = 1 << 20) -> str:
 def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to `path`; move it into place only if the block succeeds.
 
-    Nothing half-written is ever left at `path`: on error the temporary file is removed.
+    Nothing half-written is ever left at `path`: on error the temporary file is removed. A temporary file left by
+    a process that was killed outright (SIGKILL, power loss: no cleanup runs) is removed by the next write of the
+    same path (one job writes a given output at a time).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{glob.escape(suffix or path.suffix)}"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
     os.close(fd)
     umask = os.umask(0)

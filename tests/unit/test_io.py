@@ -42,3 +42,12 @@ def test_corrupt_npz_names_the_file(tmp_path):
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(AnolocError, match=r"scores\.npz is not a readable score file.*delete it and rerun"):
         load_npz(bad, "score file")
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    stale = tmp_path / ".x.csv.abc123.csv"  # what atomic_path leaves when its process is SIGKILLed mid-write
+    stale.write_text("half")
+    other = tmp_path / ".y.csv.abc123.csv"  # another output's temporary file is not touched
+    other.write_text("half")
+    write_csv(pd.DataFrame({"a": [1]}), tmp_path / "x.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".y.csv.abc123.csv", "x.csv"]

@@ -10,10 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from anoloc.data import mnist
-from tests.helpers import ROOT
+from tests.helpers import ROOT, tiny_mnist_workflow, write_tiny_idx
 
 pytestmark = pytest.mark.slow
 
@@ -27,38 +25,9 @@ def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def write_idx_dataset(folder: Path, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    data = mnist.MnistData(
-        x_train=rng.integers(0, 256, (600, 28, 28), dtype=np.uint8),
-        y_train=np.arange(600) % 10,
-        x_test=rng.integers(0, 256, (200, 28, 28), dtype=np.uint8),
-        y_test=np.arange(200) % 10,
-    )
-    folder.mkdir(exist_ok=True)
-    for key, stem in mnist.IDX_FILES.items():
-        mnist.write_idx(getattr(data, key), folder / f"{stem}.gz")
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    work = tmp_path_factory.mktemp("wf")
-    idx = work / "idx"
-    write_idx_dataset(idx, seed=0)
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    for exp in ("brain", "cells", "mvtec"):
-        cfg[exp] = {**cfg[exp], "enabled": False}
-    cfg["mnist"].update(
-        datasets={"fashion_mnist": {"source": "idx", "path": str(idx)}},
-        held_out_classes=[0, 1],
-        seeds=[5],
-        sweep={"log_c": [1.0]},
-        sweep_classes=[0],
-    )
-    cfg["mnist"]["model"]["hidden"] = 16
-    cfg["mnist"]["train"].update(epochs=2, batch_size=50)
-    (work / "config").mkdir()
-    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    work = tiny_mnist_workflow(tmp_path_factory.mktemp("wf"))
     _snakemake(work, "--cores", "2")
     return work
 
@@ -113,7 +82,7 @@ def test_changed_data_retrains_instead_of_resuming_a_stale_model(workdir):
     """Other images under the same path: Snakemake reruns prepare → train → score, and the training discards the
     old checkpoint (its data digest differs) instead of resuming it, so table1 comes from the new models."""
     before = pd.read_csv(workdir / "results/tables/table1.csv")
-    write_idx_dataset(workdir / "idx", seed=1)  # same files, other images
+    write_tiny_idx(workdir / "idx", seed=1)  # same files, other images
     (workdir / "resources/mnist/fashion_mnist.npz").unlink()  # the source is outside the DAG: prepare again
     _snakemake(workdir, "--cores", "2")
     logs = list((workdir / "results/logs/mnist_train").rglob("*.log"))
