@@ -27,7 +27,8 @@ from PIL import Image
 
 from anoloc.data import images as image_file
 from anoloc.data.download import download_file, safe_extract
-from anoloc.utils import AnolocError, PathLike, atomic_path, sha256sum
+from anoloc.io import save_npz
+from anoloc.utils import AnolocError, PathLike, sha256sum
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +145,7 @@ def save_prepared(splits: Mapping[str, CellSplit], path: PathLike, info: Mapping
         arrays[f"{s}_names"] = np.asarray(splits[s].names, dtype=np.str_)
     for k, v in (info or {}).items():
         arrays[f"info_{k}"] = np.asarray(str(v))
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, **arrays)
+    save_npz(path, arrays)
 
 
 def load_prepared(path: PathLike) -> dict[str, CellSplit]:

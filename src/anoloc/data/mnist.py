@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from anoloc.data.download import verify_sha256
-from anoloc.utils import AnolocError, PathLike, atomic_path
+from anoloc.io import save_npz
+from anoloc.utils import AnolocError, PathLike
 
 log = logging.getLogger(__name__)
 
@@ -327,8 +328,7 @@ def load_source(dataset: str, cfg: dict[str, Any], cache_dir: PathLike) -> Mnist
 
 def save_prepared(data: MnistData, path: PathLike) -> None:
     """Store the split once as a compressed .npz (uint8 images, int64 labels), atomically."""
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, **data.arrays())
+    save_npz(path, data.arrays())
 
 
 def load_prepared(path: PathLike) -> MnistData:

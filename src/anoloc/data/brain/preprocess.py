@@ -39,7 +39,8 @@ from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError
 from skimage.transform import resize
 
-from anoloc.utils import AnolocError, PathLike, atomic_path
+from anoloc.io import save_npz
+from anoloc.utils import AnolocError, PathLike
 
 log = logging.getLogger(__name__)
 
@@ -285,8 +286,7 @@ def save_subject(arrays: Mapping[str, np.ndarray], path: PathLike, subject: str,
     missing = set(SUBJECT_KEYS) - set(arrays)
     if missing:
         raise ValueError(f"missing arrays {sorted(missing)}")
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, subject=np.array(subject), dataset=np.array(dataset), **arrays)
+    save_npz(path, {"subject": np.array(subject), "dataset": np.array(dataset), **arrays})
 
 
 def load_subject(path: PathLike) -> dict[str, Any]:

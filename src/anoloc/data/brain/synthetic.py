@@ -34,6 +34,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from anoloc.data.brain.layouts import brats_case_paths, hcp_t2_path
+from anoloc.io import save_npz
 from anoloc.utils import AnolocError, PathLike, atomic_path, derive_seed
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,7 @@ def build_template(smooth_mm: float = 0.8) -> Template:
 def save_template(t: Template, path: PathLike) -> None:
     """Store the template compactly (maps quantised to uint8)."""
     q = {k: np.round(np.clip(v, 0, 1) * 255).astype(np.uint8) for k, v in t.maps.items()}
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, affine=t.affine, centre=t.centre, **q)
+    save_npz(path, {"affine": t.affine, "centre": t.centre, **q})
 
 
 def load_template(path: PathLike) -> Template:
