@@ -20,25 +20,11 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from anoloc.metrics import binary_counts
+from anoloc.metrics import as_labels_scores, binary_counts
 from anoloc.utils import AnolocError, derive_seed
 
 DICE_EPS = 1e-6
 THRESHOLD_METHODS = ("exact", "grid", "legacy")
-
-
-def _prepare(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(labels).ravel().astype(bool)
-    s = np.asarray(scores).ravel()
-    if not np.issubdtype(s.dtype, np.floating):
-        s = s.astype(np.float64)
-    if y.shape != s.shape:
-        raise ValueError(f"labels and scores differ in size: {y.shape} vs {s.shape}")
-    if s.size == 0:
-        raise ValueError("no pixels given")
-    if not np.all(np.isfinite(s)):
-        raise ValueError(f"{np.count_nonzero(~np.isfinite(s))} scores are not finite")
-    return y, s
 
 
 def _dice(tp: np.ndarray, n_pred: np.ndarray, n_pos: int) -> np.ndarray:
@@ -66,7 +52,7 @@ def dice_sweep(labels: ArrayLike, scores: ArrayLike, order: np.ndarray | None = 
 
 def dice_at_thresholds(labels: ArrayLike, scores: ArrayLike, thresholds: ArrayLike) -> np.ndarray:
     """Dice of `score > t` for each t in `thresholds` (any order), in one pass over the pixels."""
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores, keep_float=True)
     t = np.asarray(thresholds, dtype=np.float64).ravel()
     order = np.argsort(t, kind="stable")
     t_sorted = t[order]
@@ -90,7 +76,7 @@ def legacy_find_best_val(labels: ArrayLike, scores: ArrayLike, max_steps: int = 
     points of the interval and continues in the better half; when the upper point wins it records the
     *lower* point's value and threshold as the running best (spec §5.2). Returns (dice, threshold).
     """
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores, keep_float=True)
     n_pos = float(y.sum())
     eps = 1e-6
 
@@ -141,7 +127,7 @@ def best_threshold(
     elif order is not None:
         raise ValueError("`order` is only supported by method='exact'")
     elif method == "grid":
-        _, s = _prepare(labels, scores)
+        _, s = as_labels_scores(labels, scores, keep_float=True)
         thresholds = np.unique(np.quantile(s, np.linspace(0.0, 1.0, int(n_grid))))
         thresholds = np.r_[np.nextafter(thresholds[0], -np.inf), thresholds]
         dice = dice_at_thresholds(labels, scores, thresholds)

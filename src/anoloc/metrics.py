@@ -10,11 +10,20 @@ from numpy.typing import ArrayLike
 from sklearn import metrics as skm
 
 
-def _prepare(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def as_labels_scores(labels: ArrayLike, scores: ArrayLike, keep_float: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(boolean labels, scores) as flat arrays of the same size, every score finite, at least one element.
+
+    Scores become float64 unless `keep_float` keeps an existing floating dtype (float32 pixel maps stay half the
+    size). Every metric, calibration and statistic of the project checks its inputs here.
+    """
     y = np.asarray(labels).ravel().astype(bool)
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = np.asarray(scores).ravel()
+    if not (keep_float and np.issubdtype(s.dtype, np.floating)):
+        s = s.astype(np.float64)
     if y.shape != s.shape:
         raise ValueError(f"labels and scores differ in size: {y.shape} vs {s.shape}")
+    if s.size == 0:
+        raise ValueError("no scores given")
     if not np.all(np.isfinite(s)):
         raise ValueError(f"{np.count_nonzero(~np.isfinite(s))} scores are not finite")
     return y, s
@@ -26,19 +35,19 @@ def _both_classes(y: np.ndarray) -> bool:
 
 def auroc(labels: ArrayLike, scores: ArrayLike) -> float:
     """Area under the ROC curve (NaN when only one class is present)."""
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores)
     return float(skm.roc_auc_score(y, s)) if _both_classes(y) else float("nan")
 
 
 def average_precision(labels: ArrayLike, scores: ArrayLike) -> float:
     """Average precision (step-wise area under the PR curve, scikit-learn's definition)."""
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores)
     return float(skm.average_precision_score(y, s)) if _both_classes(y) else float("nan")
 
 
 def auprc_trapezoid(labels: ArrayLike, scores: ArrayLike) -> float:
     """Trapezoidal area under the precision–recall curve, `auc(recall, precision)` (the SUPN paper's AUPRC)."""
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores)
     if not _both_classes(y):
         return float("nan")
     precision, recall, _ = skm.precision_recall_curve(y, s)
@@ -63,14 +72,14 @@ def dice(pred: ArrayLike, target: ArrayLike, eps: float = 1e-6) -> float:
 
 def roc_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(false positive rate, true positive rate) of the ROC curve."""
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores)
     fpr, tpr, _ = skm.roc_curve(y, s)
     return fpr, tpr
 
 
 def pr_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(recall, precision) of the precision–recall curve."""
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores)
     precision, recall, _ = skm.precision_recall_curve(y, s)
     return recall, precision
 
@@ -140,7 +149,7 @@ def binary_counts(
     elements to use, already sorted by descending score (e.g. a subset of a precomputed global order, which
     saves re-sorting when many subsets of one huge pixel vector are evaluated).
     """
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores)
     if order is None:
         order = np.argsort(s, kind="stable")[::-1]
     s_sorted = s[order]

@@ -60,7 +60,9 @@ from numpy.typing import ArrayLike
 from scipy import sparse
 from scipy import stats as sps
 
-DICE_EPS = 1e-6
+from anoloc.calibrate import DICE_EPS
+from anoloc.metrics import as_labels_scores
+
 RANK_METRICS = ("auroc", "ap", "auprc")
 METRICS = (*RANK_METRICS, "dice")
 Metric = Literal["auroc", "ap", "auprc", "dice"]
@@ -69,20 +71,6 @@ Method = Literal["percentile", "basic", "BCa"]
 _DENSE_MAX = 20_000_000  # G·K above this → sparse count matrices (dense: 2 × 160 MB at most)
 _CHUNK_ELEMENTS = 4_000_000  # resamples × levels evaluated at once
 _PIXEL_CHUNK = 1 << 22  # elements binned at once
-
-
-def _prepare(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(labels).ravel().astype(bool)
-    s = np.asarray(scores).ravel()
-    if not np.issubdtype(s.dtype, np.floating):
-        s = s.astype(np.float64)
-    if y.shape != s.shape:
-        raise ValueError(f"labels and scores differ in size: {y.shape} vs {s.shape}")
-    if s.size == 0:
-        raise ValueError("no samples given")
-    if not np.all(np.isfinite(s)):
-        raise ValueError(f"{np.count_nonzero(~np.isfinite(s))} scores are not finite")
-    return y, s
 
 
 # ============================================================================================= DeLong
@@ -279,7 +267,7 @@ def rank_counts(
 ) -> RankCounts:
     """Per-group counts at every score level (see the module docstring for levels and the binning bound)."""
     shape = np.shape(labels)
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores, keep_float=True)
     codes, n_groups = group_codes(groups, shape)
     edges = _levels(y, s, max_levels, exact_up_to)
     k = edges.size
@@ -417,7 +405,7 @@ class DiceStatistic:
 def dice_statistic(labels: ArrayLike, scores: ArrayLike, groups: ArrayLike | None, threshold: float) -> DiceStatistic:
     """Per-group true-positive, predicted and positive pixel counts of `score > threshold`."""
     shape = np.shape(labels)
-    y, s = _prepare(labels, scores)
+    y, s = as_labels_scores(labels, scores, keep_float=True)
     codes, n_groups = group_codes(groups, shape)
     g = _element_codes(codes, s.size, 0, s.size)
     pred = s > float(threshold)
