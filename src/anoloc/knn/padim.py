@@ -93,7 +93,7 @@ class RunningGaussian:
 def mahalanobis_cholesky(x: torch.Tensor, mean: torch.Tensor, chol: torch.Tensor) -> torch.Tensor:
     """‖L_p⁻¹(x − μ_p)‖ = sqrt((x − μ_p)ᵀ (L_p L_pᵀ)⁻¹ (x − μ_p)) for x (P, B, d), mean (P, d) and lower
     Cholesky factors chol (P, d, d) → (P, B)."""
-    delta = (x - mean.unsqueeze(1)).transpose(1, 2)  # (P, d, B)
+    delta = (x - mean.unsqueeze(1)).contiguous().transpose(1, 2)  # (P, d, B), each matrix column-major for LAPACK
     z = torch.linalg.solve_triangular(chol, delta, upper=False)
     return z.pow(2).sum(1).sqrt()
 
