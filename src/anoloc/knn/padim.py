@@ -49,25 +49,38 @@ class RunningGaussian:
         self.n = 0
         self.block = max(1, int(block))
         self.shift: torch.Tensor | None = None
-        self._buffer: list[torch.Tensor] = []
+        self._buffer: torch.Tensor | None = None  # (P, block, d), allocated once
+        self._fill = 0
         self.s1 = torch.zeros(positions, dim, device=device, dtype=dtype)
         self.s2 = torch.zeros(positions, dim, dim, device=device, dtype=dtype)
 
     def update(self, x: torch.Tensor) -> None:
         if self.shift is None:
             self.shift = x.to(torch.float64).mean(1, keepdim=True).to(self.s1.dtype)
-        self._buffer.append(x)
         self.n += x.shape[1]
-        if sum(b.shape[1] for b in self._buffer) >= self.block:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._buffer:
+        if self._fill == 0 and x.shape[1] >= self.block:
+            self._add(x.to(self.s1.dtype))
             return
-        x = torch.cat([b.to(self.s1.dtype) for b in self._buffer], 1) - self.shift
-        self._buffer = []
+        if self._buffer is None:
+            self._buffer = torch.empty(x.shape[0], self.block, x.shape[2], device=x.device, dtype=self.s1.dtype)
+        i = 0
+        while i < x.shape[1]:
+            take = min(x.shape[1] - i, self.block - self._fill)
+            self._buffer[:, self._fill : self._fill + take] = x[:, i : i + take]
+            self._fill += take
+            i += take
+            if self._fill == self.block:
+                self._flush()
+
+    def _add(self, x: torch.Tensor) -> None:
+        x = x - self.shift
         self.s1 += x.sum(1)
         self.s2.baddbmm_(x.transpose(1, 2), x)
+
+    def _flush(self) -> None:
+        if self._fill:
+            self._add(self._buffer[:, : self._fill])
+            self._fill = 0
 
     def _check(self) -> None:
         self._flush()
@@ -161,7 +174,7 @@ class PaDiM(KNNMethod):
             self.stats = RunningGaussian(h * w, d, device=e.device, dtype=torch.float32, block=block)
         self.stats.update(e.reshape(b, d, h * w).permute(2, 0, 1))
 
-    def _finalise(self, n: int, chunk: int = 128) -> None:
+    def _finalise(self, n: int, chunk: int = 64) -> None:
         """Cholesky factors of Σ_p + εI in float64, a chunk of positions at a time, stored in float32 over the sums."""
         stats = self.stats
         self.mean = stats.mean().float()
