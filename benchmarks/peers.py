@@ -87,6 +87,34 @@ def _channels(extractor, d: int, seed: int):
     return torch.cat(idx)
 
 
+def _seed_spread(model, extractor, data: dict, args: argparse.Namespace) -> list[dict]:
+    """Image / pixel AUROC of anoloc PatchCore over `args.seed_spread` further coreset draws (projection seeds
+    1..N) on the same training patches and test features: how much the coreset draw alone moves the AUROC."""
+    import torch
+
+    from anoloc.knn import PatchCore
+    from anoloc.metrics import auroc
+
+    train_patches = [model.flatten(model.embed(model.features(x))) for x in data["train"].split(args.batch)]
+    test_feats = [model.features(x) for x in data["test"].split(args.batch)]
+    out = []
+    for seed in range(1, args.seed_spread + 1):
+        other = PatchCore(extractor, coreset_fraction=0.1, reweight_b=9, blur_sigma=4, coreset=args.coreset, seed=seed)
+        other._patches = list(train_patches)
+        with torch.no_grad():
+            other._finalise(len(data["train"]))
+            other.fitted = True
+            scores, maps = zip(*(other._predict(f, tuple(data["test"].shape[-2:])) for f in test_feats), strict=True)
+        out.append(
+            {
+                "seed": seed,
+                "image_auroc": auroc(data["labels"].numpy(), torch.cat(scores).numpy()),
+                "pixel_auroc": auroc(data["masks"].numpy().ravel(), torch.cat(maps).numpy().ravel()),
+            }
+        )
+    return out
+
+
 def worker(args: argparse.Namespace) -> dict:
     import torch
 
@@ -121,6 +149,8 @@ def worker(args: argparse.Namespace) -> dict:
         predict_s = time.perf_counter() - t0
         if method == "patchcore":
             torch.save({"bank": model.bank, "scores": torch.cat(scores)}, bank_file)
+        if method == "patchcore" and args.seed_spread:
+            extra["seed_spread"] = _seed_spread(model, extractor, data, args)
     else:
         torch.manual_seed(args.seed)  # anomalib draws its coreset start (and PaDiM channels, replaced below) from it
         if method == "padim":
@@ -196,11 +226,30 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--json", type=Path, help="also write the rows here")
+    ap.add_argument(
+        "--seed-spread",
+        type=int,
+        default=0,
+        metavar="N",
+        help="anoloc PatchCore only: AUROC over N further coreset draws (projection seeds 1..N), no anomalib run",
+    )
     ap.add_argument("--worker", nargs=2, metavar=("TOOL", "METHOD"), help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args)))
+        return
+    if args.seed_spread:
+        with tempfile.TemporaryDirectory(prefix="peers_") as tmp:
+            data = Path(tmp) / "data.pt"
+            make_data(data, args.cls, args.n_train, args.n_test_good, args.n_test_per_defect, args.seed)
+            args.worker, args.data = ("anoloc", "patchcore"), str(data)
+            row = worker(args)
+        print(f"\nanoloc PatchCore {args.patchcore_backbone}, {args.coreset} coreset, coreset draws:")
+        print("| projection seed | image AUROC | pixel AUROC |\n|---|---|---|")
+        print(f"| {args.seed} | {row['image_auroc']:.4f} | {row['pixel_auroc']:.4f} |")
+        for r in row["seed_spread"]:
+            print(f"| {r['seed']} | {r['image_auroc']:.4f} | {r['pixel_auroc']:.4f} |")
         return
     if importlib.util.find_spec("anomalib") is None:
         print("peers.py: anomalib is not installed, so there is nothing to compare with: skipped.")
