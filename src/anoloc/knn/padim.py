@@ -72,14 +72,14 @@ class RunningGaussian:
             if self._fill == self.block:
                 self._flush()
 
-    def _add(self, x: torch.Tensor) -> None:
-        x = x - self.shift
+    def _add(self, x: torch.Tensor, in_place: bool = False) -> None:
+        x = x.sub_(self.shift) if in_place else x - self.shift
         self.s1 += x.sum(1)
         self.s2.baddbmm_(x.transpose(1, 2), x)
 
     def _flush(self) -> None:
         if self._fill:
-            self._add(self._buffer[:, : self._fill])
+            self._add(self._buffer[:, : self._fill], in_place=True)  # no second buffer-sized temporary
             self._fill = 0
 
     def _check(self) -> None:
