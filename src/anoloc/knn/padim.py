@@ -18,7 +18,8 @@ Differences from ind_knn_ad, all deliberate:
   ind_knn_ad's 2024 fix; the 2021 code took the mean over all 1792 channels first — same numbers);
 - ε is a config value (ind_knn_ad 0.04, PaDiM 0.01);
 - optional Gaussian blur of the map (`blur_sigma`; ind_knn_ad 0 = none, the PaDiM paper σ = 4).
-The image score is the maximum of the feature-grid map (ind_knn_ad).
+The image score is the maximum of the feature-grid map (ind_knn_ad; anomalib takes the maximum of the blurred,
+upsampled map instead, which ranks images differently when `blur_sigma` > 0).
 """
 
 from __future__ import annotations
