@@ -97,7 +97,9 @@ class RunningGaussian:
         """(p, d, d) unbiased (1/(n−1)) covariances of the selected positions, float64."""
         self._check()
         m = self.s1[positions].double() / self.n
-        return (self.s2[positions].double() - self.n * m.unsqueeze(2) * m.unsqueeze(1)) / (self.n - 1)
+        cov = self.s2[positions].to(torch.float64, copy=True)
+        cov.baddbmm_(m.unsqueeze(2), m.unsqueeze(1), alpha=-self.n)  # Σ (x−s)(x−s)ᵀ − n m mᵀ, in place
+        return cov.div_(self.n - 1)
 
     def finalise(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean (P, d), covariance (P, d, d)), float64."""
@@ -179,12 +181,14 @@ class PaDiM(KNNMethod):
         """Cholesky factors of Σ_p + εI in float64, a chunk of positions at a time, stored in float32 over the sums."""
         stats = self.stats
         self.mean = stats.mean().float()
-        eye = self.eps * torch.eye(self.d, dtype=torch.float64, device=stats.s2.device)
         for p0 in range(0, stats.s2.shape[0], chunk):
             sl = slice(p0, p0 + chunk)
-            chol = torch.linalg.cholesky(stats.covariance(sl) + eye)
-            stats.s2[sl] = chol  # the sums of this chunk are no longer needed
-        self.chol = stats.s2
+            cov = stats.covariance(sl)
+            cov.diagonal(dim1=1, dim2=2).add_(self.eps)
+            # the sums of this chunk are no longer needed: store L_p there, transposed, i.e. column-major as
+            # LAPACK's triangular solve wants it (a row-major L would be copied at every predict)
+            stats.s2[sl] = torch.linalg.cholesky(cov).transpose(1, 2)
+        self.chol = stats.s2.transpose(1, 2)
         self.stats = None
 
     @property
