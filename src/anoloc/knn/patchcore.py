@@ -17,7 +17,7 @@ Switches (defaults = paper / corrected behaviour):
   batch and channel dimensions when fitting with batch size > 1 (spec §5.4, quirk 11);
 - `projection_dim`: fixed projection size for the coreset search (the PatchCore code uses 128); default `None`
   = the Johnson–Lindenstrauss bound for `projection_eps` (ind_knn_ad and anomalib: eps 0.9, i.e. 4 ln(M) /
-  (0.9²/2 − 0.9³/3) ≈ 278 dims for 78,400 patches, 311 for 313,600); no projection when that bound is not below
+  (0.9²/2 − 0.9³/3) ≈ 278 dims for 78,400 patches, 312 for 313,600); no projection when that bound is not below
   the feature size (so none for efficientnet_lite0's 152 dims, 278 of WRN50's 1536);
 - `coreset`: "greedy" = the exact greedy farthest-point selection (the paper; one pass per few hundred picks,
   same picks as one at a time, `anoloc.knn.coreset.greedy_coreset`), or "partitioned" = the same greedy inside
