@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from anoloc.experiments.matrix import catalogue
+from anoloc.experiments.matrix.tables import NOT_APPLICABLE
 from anoloc.plots import figure_style
 from anoloc.scores.names import DATASET_LABELS, matrix_label
 
@@ -23,7 +24,8 @@ def auroc_grid(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = [m for m in catalogue.METHODS if m in set(s["method"])]
     values = s.pivot_table(index="method", columns="column", values="mean", aggfunc="first", dropna=False)
     values = values.reindex(index=rows, columns=cols)
-    na = s.assign(na=s["status"] == "n/a").pivot_table(index="method", columns="column", values="na", aggfunc="first")
+    na = s.assign(na=s["status"] == NOT_APPLICABLE)
+    na = na.pivot_table(index="method", columns="column", values="na", aggfunc="first")
     na = na.reindex(index=rows, columns=cols).fillna(False).astype(bool)
     return values, na
 
@@ -36,11 +38,12 @@ def ranks(values: pd.DataFrame) -> pd.DataFrame:
     return r.sort_values("mean rank", kind="stable")
 
 
-def _heatmap(ax: plt.Axes, data: pd.DataFrame, na: pd.DataFrame, cmap: str, vmin: float, vmax: float, fmt: str):
+def _heatmap(
+    ax: plt.Axes, data: pd.DataFrame, na: pd.DataFrame, cmap: str, vmin: float, vmax: float, fmt: str, labels=None
+):
     arr = data.to_numpy(dtype=float)
     masked = np.ma.masked_invalid(arr)
-    cm = plt.get_cmap(cmap).copy()
-    cm.set_bad("white")
+    cm = plt.get_cmap(cmap).with_extremes(bad="white")
     im = ax.imshow(masked, cmap=cm, vmin=vmin, vmax=vmax, aspect="auto")
     for (i, j), v in np.ndenumerate(arr):
         if na.iloc[i, j]:
@@ -51,7 +54,7 @@ def _heatmap(ax: plt.Axes, data: pd.DataFrame, na: pd.DataFrame, cmap: str, vmin
             colour = "white" if (norm < 0.45 if cmap != "viridis_r" else norm > 0.55) else "black"
             ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7, color=colour)
     ax.set_xticks(range(arr.shape[1]), data.columns, rotation=35, ha="right")
-    ax.set_yticks(range(arr.shape[0]), [matrix_label(m) for m in data.index])
+    ax.set_yticks(range(arr.shape[0]), labels or [matrix_label(m) for m in data.index])
     ax.grid(False)
     return im
 
@@ -74,8 +77,10 @@ def fig7_ranks(summary: pd.DataFrame) -> plt.Figure:
     r = ranks(values)
     na_r = na.reindex(index=r.index).assign(**{"mean rank": False})
     fig, ax = plt.subplots(figsize=(1.1 * r.shape[1] + 3.0, 0.32 * r.shape[0] + 1.6))
-    im = _heatmap(ax, r, na_r, "viridis_r", 1.0, max(2.0, float(np.nanmax(r.to_numpy()))), ".1f")
+    counts = values.notna().sum(axis=1)
+    labels = [f"{matrix_label(m)} ({counts[m]})" for m in r.index]
+    im = _heatmap(ax, r, na_r, "viridis_r", 1.0, max(2.0, float(np.nanmax(r.to_numpy()))), ".1f", labels)
     ax.axvline(r.shape[1] - 1.5, color="black", lw=1.2)
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="rank (1 = highest AUROC)")
-    ax.set_title("Rank per column and mean rank over the columns where the method ran")
+    ax.set_title("Rank per column and mean rank over the (n) columns where the method ran")
     return fig

@@ -111,7 +111,7 @@ def test_evaluate_matrix_files_against_sklearn_and_brute_force(tmp_path):
     assert row["mean"] == pytest.approx(np.mean(values)) and row["std"] == pytest.approx(np.std(values, ddof=1))
     assert row["ci_low"] < row["mean"] < row["ci_high"] and row["n_seeds"] == 2 and row["status"] == "ok"
     assert np.isnan(summ.loc[("zscore", "pixel", "aupro")]["ci_low"])  # no interval for AUPRO
-    assert summ.loc[("vae_kl", "pixel", "dice")]["status"] == "n/a"
+    assert summ.loc[("vae_kl", "pixel", "dice")]["status"] == "not applicable"
     assert np.isnan(summ.loc[("vae_kl", "pixel", "auroc")]["mean"])  # never a silent zero
 
 
@@ -262,3 +262,41 @@ def test_coinciding_cells_equal_the_paper_tables(tmp_path, monkeypatch):
         assert m[(r.method, "mvtec", "brick", "pixel", "aupro", seed)] == pytest.approx(r.aupro, rel=1e-12)
         record = json.loads(Path(f"results/mvtec/metrics/brick/{r.method}.json").read_text())
         assert record["n_test_anomalous"] > 0
+
+
+# --------------------------------------------------------------------------------------------- figures
+def _summary_frame() -> pd.DataFrame:
+    rows = []
+    values = {("spade", "mnist", "image"): 0.9, ("zscore", "mnist", "image"): 0.6, ("nearest", "mnist", "image"): 0.9,
+              ("spade", "brain", "pixel"): 0.8, ("zscore", "brain", "pixel"): 0.95}  # fmt: skip
+    for (m, d, lv), v in values.items():
+        rows.append({"method": m, "dataset": d, "level": lv, "metric": "auroc", "status": "ok", "mean": v})
+    rows.append({"method": "vae_kl", "dataset": "brain", "level": "pixel", "metric": "auroc",
+                 "status": mxt.NOT_APPLICABLE, "mean": np.nan})  # fmt: skip
+    rows.append({"method": "spade", "dataset": "mnist", "level": "image", "metric": "ap", "status": "ok", "mean": 0.1})
+    return pd.DataFrame(rows)
+
+
+def test_fig7_grid_ranks_and_figures(tmp_path):
+    from scipy.stats import rankdata
+
+    from anoloc.plots import save_figure
+    from anoloc.plots.matrix import auroc_grid, fig7, fig7_ranks, ranks
+
+    summary = _summary_frame()
+    values, na = auroc_grid(summary)
+    assert list(values.columns) == ["MNIST (image)", "Brain (pixel)"]
+    assert list(values.index) == ["vae_kl", "spade", "zscore", "nearest"]  # catalogue order
+    assert na.loc["vae_kl", "Brain (pixel)"] and not na.loc["spade", "Brain (pixel)"]
+    assert np.isnan(values.loc["nearest", "Brain (pixel)"]) and not na.loc["nearest", "Brain (pixel)"]  # not run
+    r = ranks(values)
+    col = values["MNIST (image)"].dropna()
+    np.testing.assert_array_equal(r.loc[col.index, "MNIST (image)"], rankdata(-col.to_numpy()))  # ties share 1.5
+    assert r.loc["zscore", "mean rank"] == pytest.approx((3 + 1) / 2) and r.index[0] == "nearest"  # 1.5 on one column
+    # the re-read summary (as the figure job reads it) keeps the status of n/a cells
+    write_csv(summary, tmp_path / "s.csv")
+    again = pd.read_csv(tmp_path / "s.csv")
+    assert auroc_grid(again)[1].loc["vae_kl", "Brain (pixel)"]
+    for fig, name in ((fig7(again), "fig7"), (fig7_ranks(again), "fig7_ranks")):
+        save_figure(fig, tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.pdf").exists()

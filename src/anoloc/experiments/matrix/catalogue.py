@@ -25,30 +25,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from anoloc.adapters import Adapter
-from anoloc.scores.names import BASELINES, CELL_VAE_METHODS, KNN_METHODS, PIXEL_SCORES, SAMPLE_SCORES, VAE_METHODS
+from anoloc.scores.names import CELL_VAE_METHODS, KNN_METHODS, PIXEL_SCORES, SAMPLE_SCORES, VAE_METHODS
 
 PIXEL = "pixel"
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """What a method needs and outputs. `channels` 0 = as the dataset offers; every method trains on normal data
-    only (`normal_only`); `seeded`: its result depends on the seed (the deterministic baselines run once)."""
+    """What a method needs and outputs: input `channels` (0 = as the dataset offers), `resolution` and intensity
+    `norm` (see `adapter`); every method trains on normal data only (`normal_only`); its outputs: an `image`
+    (slice, cell) score and/or a `pixel` map; `seeded`: its result depends on the seed (the deterministic baselines
+    run once)."""
 
     name: str
     family: str  # vae | cell_vae | knn | baseline
     channels: int
+    resolution: str
     norm: str
-    image: bool  # an image (slice, cell) score
-    pixel: bool  # an anomaly map
+    image: bool
+    pixel: bool
     seeded: bool
     normal_only: bool = True
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What a dataset offers: its sample unit, channels, native size, masks, the groups resampled by the
-    bootstrap, and what its subsets are (held-out classes, categories, or one subset `all`)."""
+    """What a dataset offers: images with `channels` channels (size: `native`), labels at its sample `unit`,
+    pixel `masks` or not, the `groups` the bootstrap resamples, and its subsets (held-out classes, categories, or
+    one subset `all`); `owner`: the paper experiment whose prepared data (and scores) it shares."""
 
     name: str
     unit: str  # image | slice | cell
@@ -61,17 +65,20 @@ class DatasetSpec:
 
 def _vae(name: str) -> MethodSpec:
     score = name.removeprefix("vae_")
-    return MethodSpec(name, "vae", 1, "zscore", score in SAMPLE_SCORES, score in PIXEL_SCORES, True)
+    # the FC VAE of (Fashion)MNIST: 28² in [0, 1]; the brain's conv VAE: brain.preprocess.image_size², z-scored
+    return MethodSpec(
+        name, "vae", 1, "28 (FC) | image_size (conv)", "[0, 1] (FC) | zscore, clip (conv)",
+        score in SAMPLE_SCORES, score in PIXEL_SCORES, True,
+    )  # fmt: skip
 
 
 METHODS: dict[str, MethodSpec] = {
     **{m: _vae(m) for m in VAE_METHODS},
-    **{m: MethodSpec(m, "cell_vae", 1, "minmax", True, False, True) for m in CELL_VAE_METHODS},
-    **{m: MethodSpec(m, "knn", 3, "imagenet", True, True, True) for m in KNN_METHODS},
-    "zscore": MethodSpec("zscore", "baseline", 1, "unit", True, True, False),
-    "nearest": MethodSpec("nearest", "baseline", 0, "unit", True, True, False),
+    **{m: MethodSpec(m, "cell_vae", 1, "128", "per-image min-max", True, False, True) for m in CELL_VAE_METHODS},
+    **{m: MethodSpec(m, "knn", 3, "knn_size", "imagenet", True, True, True) for m in KNN_METHODS},
+    "zscore": MethodSpec("zscore", "baseline", 1, "native", "unit", True, True, False),
+    "nearest": MethodSpec("nearest", "baseline", 0, "native", "unit", True, True, False),
 }
-assert tuple(m for m in METHODS if METHODS[m].family == "baseline") == BASELINES
 
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec("mnist", "image", 1, False, "image", "held_out_class", "mnist"),

@@ -18,8 +18,8 @@ score file or a matrix score file — into the same arrays, then evaluated the s
 dataset, level, metric): the value averaged over the subsets (held-out classes, MVTec categories) per seed, its
 mean and standard deviation (ddof 1) over seeds, and a group-bootstrap interval of that mean (`anoloc.stats`: the
 dataset's groups — images, patients, cells — are resampled with the same draws for every seed, the replicates
-averaged over seeds and subsets); AUPRO and cost have no interval. Cells that cannot run are rows with status `n/a`
-and the reason.
+averaged over seeds and subsets); AUPRO and cost have no interval. Cells that cannot run (n/a) are rows with status
+`not applicable` and the reason, never zeros.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 PIXEL = catalogue.PIXEL
 COST = "cost"
+NOT_APPLICABLE = "not applicable"  # the status of an n/a cell (not "n/a": pandas would read that as NaN)
 SAMPLE_METRICS = ("auroc", "ap")
 PIXEL_METRICS = ("auroc", "ap", "aupro", "dice")
 COST_METRICS = ("fit_seconds", "score_seconds", "peak_mem_mb")
@@ -274,7 +275,7 @@ def summary(
     for cell in na:
         metrics = PIXEL_METRICS if cell["level"] == PIXEL else SAMPLE_METRICS
         for metric in metrics:
-            rows.append({**cell, "metric": metric, "status": "n/a", "note": cell["reason"]})
+            rows.append({**cell, "metric": metric, "status": NOT_APPLICABLE, "note": cell["reason"]})
     out = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS)
     return _ordered(out, SUMMARY_KEYS)
 
