@@ -46,7 +46,7 @@ def workdir(tmp_path_factory):
     idx = work / "idx"
     write_idx_dataset(idx, seed=0)
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    for exp in ("brain", "cells", "mvtec"):
+    for exp in ("brain", "cells", "mvtec", "matrix"):
         cfg[exp] = {**cfg[exp], "enabled": False}
     cfg["mnist"].update(
         datasets={"fashion_mnist": {"source": "idx", "path": str(idx)}},
