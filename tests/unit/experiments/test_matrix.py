@@ -122,5 +122,6 @@ def test_na_cells_and_validation():
     sec = mx.job_section(cfg, "mvtec", "conv_vae")
     assert sec["adapter"] == {"channels": 1, "size": 64, "norm": "zscore", "clip": 1.5, "mode": "bicubic"}
     assert sec["brain"]["model"]["legacy_sigma"] is False and "knn" not in sec
+    assert sec["brain"]["train"]["batch_size"] == 8 and sec["brain"]["train"]["lr"] == cfg["brain"]["train"]["lr"]
     assert mx.job_section(cfg, "mnist", "padim")["knn"]["method"] == "padim"
     assert mx.job_section(cfg, "brain", "zscore")["params"] == {"quantile": 0.99, "two_sided": False}

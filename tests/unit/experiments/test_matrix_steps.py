@@ -37,6 +37,7 @@ def _config() -> dict:
     cfg["brain"]["preprocess"]["image_size"] = 16
     cfg["brain"]["model"].update(h_sizes=[4, 4, 8, 8], z=4)
     cfg["brain"]["train"].update(epochs=1, batch_size=4)
+    cfg["matrix"]["conv_vae"] = {"epochs": 1, "batch_size": 4}
     cfg["matrix"]["batch_size"] = 4
     return cfg
 

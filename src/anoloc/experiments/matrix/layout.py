@@ -286,7 +286,8 @@ def job_section(config: Mapping[str, Any], dataset: str, method: str) -> dict[st
         out["params"] = dict(mx["baselines"][method])
     else:
         brain = variants.apply("brain", config["brain"], VARIANT)
-        out["brain"] = {"model": brain["model"], "train": brain["train"], "score": brain["score"]}
+        train = {**brain["train"], **{k: v for k, v in mx["conv_vae"].items() if v is not None}}
+        out["brain"] = {"model": brain["model"], "train": train, "score": brain["score"]}
     return out
 
 
