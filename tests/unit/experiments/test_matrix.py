@@ -4,6 +4,8 @@ tables on constructed score files, and the cells that coincide with table1, tabl
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -125,3 +127,12 @@ def test_na_cells_and_validation():
     assert sec["brain"]["train"]["batch_size"] == 8 and sec["brain"]["train"]["lr"] == cfg["brain"]["train"]["lr"]
     assert mx.job_section(cfg, "mnist", "padim")["knn"]["method"] == "padim"
     assert mx.job_section(cfg, "brain", "zscore")["params"] == {"quantile": 0.99, "two_sided": False}
+
+
+def test_rule_modules_do_not_import_torch():
+    """The rules (parse time) and the table and figure jobs (plot environment) run without torch."""
+    code = (
+        "import sys, anoloc.adapters, anoloc.experiments.matrix.catalogue, anoloc.experiments.matrix.layout, "
+        "anoloc.experiments.matrix.tables, anoloc.plots.matrix; assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
