@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,8 +277,3 @@ def score_vae(
         size = split.mask.shape[-2:]
         scores |= {f"map__vae_{k}": adapters.maps_to(s[k], size).numpy() for k in PIXEL_SCORES}
     return _arrays(split, section, scores, {"model": "conv_vae", "combi_norm": sc["combi_norm"]})
-
-
-def select(arrays: Mapping[str, np.ndarray], keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """The given arrays of a score file (for tests and tools)."""
-    return {k: arrays[k] for k in keys}
