@@ -98,6 +98,7 @@ if "dataset" in MVTEC:
             scores=MVTEC_LAYOUT.SCORES,
             metrics=MVTEC_LAYOUT.METRICS,
             panels=MVTEC_LAYOUT.PANELS,
+            maps=MVTEC_LAYOUT.MAPS,
         log:
             log_path("mvtec_score", "{category}", "{knn_method}"),
         params:

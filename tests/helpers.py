@@ -69,8 +69,9 @@ def tiny_mnist_workflow(work: Path, data_seed: int = 0, **mnist: Any) -> Path:
     of 28², classes 0–9 in turn): `config/config.yaml` is the demo config with the other experiments off and the
     `mnist` section updated with `mnist` (nested dicts merged one level)."""
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    for exp in ("brain", "cells", "mvtec"):
-        cfg[exp] = {**cfg[exp], "enabled": False}
+    for exp in ("brain", "cells", "mvtec", "matrix", "claims"):
+        if exp in cfg:
+            cfg[exp] = {**cfg[exp], "enabled": False}
     write_tiny_idx(work / "idx", data_seed)
     cfg["mnist"].update(
         datasets={"fashion_mnist": {"source": "idx", "path": str(work / "idx")}},

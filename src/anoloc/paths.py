@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from anoloc.data.brain.layouts import SUBJECT_NAME
-from anoloc.scores.names import CELL_INFERENCES, CELL_STAGES, CELL_VAE_METHODS, CELL_VAE_MODELS, KNN_METHODS
+from anoloc.scores.names import (
+    CELL_INFERENCES,
+    CELL_STAGES,
+    CELL_VAE_METHODS,
+    CELL_VAE_MODELS,
+    KNN_METHODS,
+    MATRIX_DATASETS,
+    MATRIX_JOBS,
+)
 from anoloc.utils import AnolocError
 from anoloc.variants import VARIANTS
 
@@ -45,6 +53,8 @@ _NAMES = {  # wildcards whose values are the names of `anoloc.scores.names`
     "inference": CELL_INFERENCES,
     "method": KNN_METHODS + CELL_VAE_METHODS,
     "knn_method": KNN_METHODS,
+    "matrix_dataset": MATRIX_DATASETS,
+    "matrix_method": MATRIX_JOBS,
 }
 WILDCARDS: dict[str, str] = {
     "seed": r"\d+",
@@ -59,6 +69,7 @@ WILDCARDS: dict[str, str] = {
     "subject": SUBJECT_NAME.pattern,
     "grade": "HGG|LGG",
     "category": "[A-Za-z0-9_]+",
+    "subset": "[A-Za-z0-9_]+",  # matrix: a held-out class (`class3`), an MVTec category, or `all`
     "weights_file": r"[\w.-]+\.pth",
     **{name: "|".join(values) for name, values in _NAMES.items()},
 }

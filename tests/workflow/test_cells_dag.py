@@ -8,7 +8,7 @@ import yaml
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
-OTHERS_OFF = {"mnist": {"enabled": False}, "brain": {"enabled": False}, "mvtec": {"enabled": False}}
+OTHERS_OFF = {e: {"enabled": False} for e in ("mnist", "brain", "mvtec", "matrix")}
 
 
 def cells_only(dry_run, tmp_path, *overlays):

@@ -1,4 +1,5 @@
-"""Snakemake: fit one kNN method on one MVTec category, score its test images → scores CSV, metrics JSON, panels."""
+"""Snakemake: fit one kNN method on one MVTec category, score its test images → scores CSV, metrics JSON,
+panels, maps."""
 
 from anoloc.experiments.mvtec.steps import class_root, evaluate_class, write_class_result
 from anoloc.jobs import start_job
@@ -14,4 +15,5 @@ result = evaluate_class(
     weights=snakemake.input.weights[0] if snakemake.input.weights else None,
     device=snakemake.params.device,
 )
-write_class_result(result, snakemake.output.scores, snakemake.output.metrics, snakemake.output.panels)
+out = snakemake.output
+write_class_result(result, out.scores, out.metrics, out.panels, out.maps)

@@ -1,4 +1,4 @@
-"""The four experiments, each a package with the same three modules:
+"""The five experiments, each a package with the same three modules:
 
 - `layout`: torch-free path templates (`anoloc.paths` conventions), input lists and `targets(cfg)` — read by the
   rules at parse time and by the table code;
@@ -11,4 +11,7 @@
 | `brain`  | Zimmerer et al. 2019, pixel-wise brain MRI (HCP → BraTS) → table2–3, fig2–3   |
 | `cells`  | Vodenicharski et al. 2022, SUPN on fluorescent cells → table4, fig4–5         |
 | `mvtec`  | Vodenicharski et al. 2022, SPADE / PaDiM / PatchCore on MVTec AD → table5, fig6 |
+| `matrix` | beyond the papers: every method on every dataset, one evaluator → matrix, fig7 |
+
+`matrix` adds `catalogue.py` (what each method needs and each dataset offers; which cells exist).
 """

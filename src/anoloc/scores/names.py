@@ -21,6 +21,17 @@ CELL_STAGES = ("mean", "supn", "diag")  # trained models: stage 1 (encoder + mea
 # ------------------------------------------------------------------------- kNN feature methods
 KNN_METHODS = ("spade", "padim", "patchcore")
 
+# ------------------------------------------------------------------------------- simple baselines
+BASELINES = ("zscore", "nearest")  # per-pixel intensity z-score threshold; raw-pixel nearest normal image
+
+# --------------------------------------------------------------------- the method × dataset matrix
+# the VAE scores of Zimmerer et al. as matrix methods: `vae_rec` has an image (sample Rec) and a pixel (Rec map)
+# output, the KL and ELBO terms an image output only, the gradient maps and Combi a pixel output only
+VAE_METHODS = tuple(f"vae_{s}" for s in dict.fromkeys(SAMPLE_SCORES + PIXEL_SCORES))
+MATRIX_METHODS = VAE_METHODS + CELL_VAE_METHODS + KNN_METHODS + BASELINES
+MATRIX_DATASETS = ("mnist", "fashion_mnist", "brain", "cells", "mvtec")
+MATRIX_JOBS = KNN_METHODS + BASELINES  # methods the matrix fits and scores in one job (the conv VAE trains first)
+
 # ------------------------------------------------------------------------------- display labels
 SCORE_LABELS = {
     "kl": "KL",
@@ -38,9 +49,28 @@ METHOD_LABELS = {
     "spade": "SPADE",
     "padim": "PaDiM",
     "patchcore": "PatchCore",
+    "zscore": "Z-score",
+    "nearest": "Raw NN",
+}
+DATASET_LABELS = {
+    "mnist": "MNIST",
+    "fashion_mnist": "Fashion-MNIST",
+    "brain": "Brain",
+    "cells": "Cells",
+    "mvtec": "MVTec",
 }
 
 
 def cell_stage_of(model: str) -> str:
     """The trained model a cell method scores with: L2 is the stage-1 (mean) model with a fixed variance."""
     return "mean" if model == "l2" else model
+
+
+def matrix_label(method: str) -> str:
+    """Display label of a matrix method, e.g. `vae_kl_grad` → 'VAE KL-Grad', `supn_sampled` → 'SUPN sampled'."""
+    if method.startswith("vae_"):
+        return f"VAE {SCORE_LABELS[method[4:]]}"
+    model, _, inference = method.rpartition("_")
+    if inference in CELL_INFERENCES:
+        return f"{METHOD_LABELS[model]} {inference}"
+    return METHOD_LABELS[method]

@@ -90,8 +90,33 @@ def train(
 ) -> TrainResult:
     """Train the conv VAE on the HCP training slices (validation: the held-out HCP subjects) into `files`."""
     tr, va = load_slices(train_files), load_slices(val_files)
-    x_tr = torch.from_numpy(tr.image).unsqueeze(1)
-    x_va = torch.from_numpy(va.image).unsqueeze(1)
+    meta = {
+        "train_subjects": tr.subjects,
+        "val_subjects": va.subjects,
+        "n_train_slices": len(tr),
+        "n_val_slices": len(va),
+    }
+    result = train_conv_vae(tr.image, va.image, run, model_cfg, train_cfg, clip, files, device, meta=meta)
+    log.info("trained %d epochs on %d slices (%d subjects)", result.epochs_run, len(tr), len(tr.subjects))
+    return result
+
+
+def train_conv_vae(
+    x_train: np.ndarray,
+    x_val: np.ndarray,
+    run: BrainRun,
+    model_cfg: Mapping[str, Any],
+    train_cfg: Mapping[str, Any],
+    clip: float,
+    files: RunFiles,
+    device: str = "auto",
+    meta: Mapping[str, Any] | None = None,
+    desc: str | None = None,
+) -> TrainResult:
+    """Train the brain's conv VAE on images (N, S, S) (intensities as the brain preprocessing: z-scored, clipped to
+    ±`clip`; validation images `x_val`) into `files`. Also used by the matrix on other datasets."""
+    x_tr = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)).unsqueeze(1)
+    x_va = torch.from_numpy(np.ascontiguousarray(x_val, dtype=np.float32)).unsqueeze(1)
     aug_cfg = dict(train_cfg["augment"])
     transform = BrainAugment.from_dict(aug_cfg, clip=clip) if aug_cfg["enabled"] else None
     bs = int(train_cfg["batch_size"])
@@ -116,20 +141,16 @@ def train(
         val_batches=val_batches,
         tensorboard_dir=files.tensorboard,
         fingerprint_extra={"data": array_digest(x_tr, x_va), "settings": dict(train_cfg), "clip": clip},
-        desc=f"brain {run_id(run)} seed {seed}",
+        desc=desc or f"brain {run_id(run)} seed {seed}",
     )
     meta = {
         "run": asdict(run),
         "train": dict(train_cfg),
-        "train_subjects": tr.subjects,
-        "val_subjects": va.subjects,
-        "n_train_slices": len(tr),
-        "n_val_slices": len(va),
+        **dict(meta or {}),
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
     }
     save_trained(model, result.history, files, meta)
-    log.info("trained %d epochs on %d slices (%d subjects)", result.epochs_run, len(tr), len(tr.subjects))
     return result
 
 

@@ -2,7 +2,8 @@
 
 Data: the MVTec-format archive (official download or the offline texture stand-in) is extracted to `DATA`;
 `LAYOUT_JSON` records the validated class root and counts. Each (category, method) scoring job writes per-image
-scores, a metrics JSON and the arrays of a few example maps for fig6.
+scores, a metrics JSON, every test map with its mask (`MAPS`, read by the matrix experiment) and the arrays of a few
+example maps for fig6.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ LAYOUT_JSON = f"{paths.RESOURCES}/mvtec/layout.json"
 WEIGHTS = f"{paths.RESOURCES}/weights/{{weights_file}}"
 _RUN = "{category}/{knn_method}"
 SCORES = f"{paths.result_dir(EXPERIMENT, 'scores')}/{_RUN}.csv"
+MAPS = f"{paths.result_dir(EXPERIMENT, 'scores')}/{_RUN}.npz"  # every test map + mask (the matrix's pixel metrics)
 METRICS = f"{paths.result_dir(EXPERIMENT, 'metrics')}/{_RUN}.json"
 PANELS = f"{paths.result_dir(EXPERIMENT, 'panels')}/{_RUN}.npz"
 REFERENCE = "src/anoloc/data/mvtec_reference.csv"  # in the checkout (also installed as package data)

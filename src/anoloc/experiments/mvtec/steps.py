@@ -88,6 +88,7 @@ class ClassResult:
     scores: pd.DataFrame
     metrics: dict[str, Any]
     examples: dict[str, np.ndarray]
+    maps: dict[str, np.ndarray]  # every test map and mask at the evaluation geometry (read by the matrix)
 
 
 def evaluate_class(
@@ -170,11 +171,20 @@ def evaluate_class(
         "method": np.array(method),
         "backbone": np.array(backbone),
     }
-    return ClassResult(df, metrics, examples)
+    every = {"name": df["name"].to_numpy(dtype=str), "label": labels, "map": maps_a.astype(np.float32), "mask": masks_a}
+    return ClassResult(df, metrics, examples, every)
 
 
-def write_class_result(result: ClassResult, scores_csv: PathLike, metrics_json: PathLike, examples_npz: PathLike):
-    """The three outputs of one (category, method) scoring job."""
+def write_class_result(
+    result: ClassResult,
+    scores_csv: PathLike,
+    metrics_json: PathLike,
+    examples_npz: PathLike,
+    maps_npz: PathLike | None = None,
+):
+    """The outputs of one (category, method) scoring job (+ every test map and mask when `maps_npz` is given)."""
     write_csv(result.scores, scores_csv)
     save_json(result.metrics, metrics_json)
     save_npz(examples_npz, result.examples)
+    if maps_npz is not None:
+        save_npz(maps_npz, result.maps)
