@@ -15,60 +15,29 @@ if BRAIN["enabled"]:
     BRAIN_LAYOUT.validate_sweep(BRAIN)
 
 
-rule brain_synthetic_template:
-    output:
-        npz=BRAIN_LAYOUT.SYNTH_TEMPLATE,
-    log:
-        log_path("brain_synthetic_template", "template"),
-    params:
-        smooth_mm=0.4 * min(BRAIN["data"]["synthetic"]["hcp_voxel_mm"], BRAIN["data"]["synthetic"]["brats_voxel_mm"]),
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../envs/torch.yaml"
-    script:
-        "../workflow/scripts/brain_synthetic_template.py"
+# The synthetic demo cohort (source `synthetic`): the template and every subject in one job (a few seconds each).
+if BRAIN_COHORT.cohort(BRAIN) == "synthetic":
 
-
-rule brain_synthetic_hcp:
-    input:
-        template=BRAIN_LAYOUT.SYNTH_TEMPLATE,
-    output:
-        t2=BRAIN_LAYOUT.SYNTH_HCP_T2,
-    log:
-        log_path("brain_synthetic_hcp", "{subject}"),
-    params:
-        synthetic=BRAIN["data"]["synthetic"],
-    threads: 1
-    resources:
-        mem_mb=1500,
-        runtime=10,
-    conda:
-        "../envs/torch.yaml"
-    script:
-        "../workflow/scripts/brain_synthetic_subject.py"
-
-
-rule brain_synthetic_brats:
-    input:
-        template=BRAIN_LAYOUT.SYNTH_TEMPLATE,
-    output:
-        t2=BRAIN_LAYOUT.SYNTH_BRATS_T2,
-        seg=BRAIN_LAYOUT.SYNTH_BRATS_SEG,
-    log:
-        log_path("brain_synthetic_brats", "{grade}", "{subject}"),
-    params:
-        synthetic=BRAIN["data"]["synthetic"],
-    threads: 1
-    resources:
-        mem_mb=1500,
-        runtime=10,
-    conda:
-        "../envs/torch.yaml"
-    script:
-        "../workflow/scripts/brain_synthetic_subject.py"
+    rule brain_synthetic:
+        output:
+            template=BRAIN_LAYOUT.SYNTH_TEMPLATE,
+            volumes=BRAIN_LAYOUT.synthetic_files(BRAIN),
+        log:
+            log_path("brain_synthetic", "cohort"),
+        params:
+            synthetic=BRAIN["data"]["synthetic"],
+            smooth_mm=0.4
+            * min(BRAIN["data"]["synthetic"]["hcp_voxel_mm"], BRAIN["data"]["synthetic"]["brats_voxel_mm"]),
+            hcp=lambda wc: BRAIN_COHORT.subjects(BRAIN).hcp,
+            brats=lambda wc: BRAIN_LAYOUT.synthetic_brats(BRAIN),
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        conda:
+            "../envs/torch.yaml"
+        script:
+            "../workflow/scripts/brain_synthetic.py"
 
 
 rule brain_preprocess:

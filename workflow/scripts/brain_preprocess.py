@@ -1,6 +1,6 @@
 """Snakemake: preprocess one subject's NIfTI T2 (+ BraTS segmentation) into one .npz of axial slices."""
 
-from anoloc.experiments.brain.steps import preprocess
+from anoloc.data.brain.prepare import preprocess
 from anoloc.jobs import start_job
 
 start_job(snakemake)

@@ -1,6 +1,6 @@
 """Snakemake: the FL cells from the configured source (path / download / synthetic) → resources/cells/cells.npz."""
 
-from anoloc.experiments.cells.steps import prepare
+from anoloc.data.cells import prepare
 from anoloc.jobs import start_job
 
 start_job(snakemake)

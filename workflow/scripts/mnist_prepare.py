@@ -1,6 +1,6 @@
 """Snakemake: load one (Fashion)MNIST dataset from its configured source into resources/mnist/<dataset>.npz."""
 
-from anoloc.experiments.mnist.steps import prepare
+from anoloc.data.mnist import prepare
 from anoloc.jobs import start_job
 
 start_job(snakemake)

@@ -1,6 +1,6 @@
 """Snakemake: download the official MVTec AD archive (checked against the configured SHA-256)."""
 
-from anoloc.experiments.mvtec.steps import download
+from anoloc.data.mvtec import download
 from anoloc.jobs import start_job
 
 start_job(snakemake)

@@ -1,6 +1,6 @@
 """Snakemake: safely extract the MVTec-format archive, validate the configured classes, write layout.json."""
 
-from anoloc.experiments.mvtec.steps import extract
+from anoloc.data.mvtec import extract
 from anoloc.jobs import start_job
 
 start_job(snakemake)

@@ -1,6 +1,6 @@
 """Snakemake: write the offline MVTec-format stand-in (textures + synthetic defects) as a .tar.xz."""
 
-from anoloc.experiments.mvtec.steps import generate
+from anoloc.data.mvtec import generate
 from anoloc.jobs import start_job
 
 start_job(snakemake)

@@ -1,7 +1,8 @@
 """Snakemake: fit one kNN method on one MVTec category, score its test images → scores CSV, metrics JSON,
 panels, maps."""
 
-from anoloc.experiments.mvtec.steps import class_root, evaluate_class, write_class_result
+from anoloc.data.mvtec import class_root
+from anoloc.experiments.mvtec.steps import evaluate_class, write_class_result
 from anoloc.jobs import start_job
 
 start_job(snakemake)

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -364,3 +365,10 @@ def held_out_split(
     n_val = round(val_fraction * len(seen))
     val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     return HeldOutSplit(train_idx=train_idx, val_idx=val_idx, test_labels=(y_test == held_out).astype(np.int64))
+
+
+def prepare(dataset: str, source_cfg: Mapping[str, Any], cache_dir: PathLike, out_npz: PathLike) -> None:
+    """Load `dataset` from its configured source and store it once as a compressed .npz."""
+    data = load_source(dataset, dict(source_cfg), cache_dir)
+    save_prepared(data, out_npz)
+    log.info("prepared %s: %d train / %d test images -> %s", dataset, len(data.y_train), len(data.y_test), out_npz)

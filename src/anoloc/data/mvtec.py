@@ -14,7 +14,7 @@ import json
 import logging
 import tarfile
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from PIL import Image
 
 from anoloc.data import images as image_file
 from anoloc.data.download import download_file, safe_extract
+from anoloc.io import save_json
 from anoloc.utils import AnolocError, PathLike, atomic_path
 
 log = logging.getLogger(__name__)
@@ -339,3 +340,32 @@ def make_synthetic_archive(archive: PathLike, **kwargs: Any) -> dict[str, Any]:
         pack_tar_xz(tmp, archive)
     log.info("wrote %s: %s", archive, json.dumps(counts))
     return counts
+
+
+# ------------------------------------------------------------------------- preparation steps (rules)
+def generate(archive: PathLike, dataset_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Write the offline MVTec-format stand-in (texture classes) as a .tar.xz."""
+    synth = dict(dataset_cfg["synthetic"])
+    return make_synthetic_archive(archive, classes=list(dataset_cfg["classes"]), **synth)
+
+
+def download(archive: PathLike, dataset_cfg: Mapping[str, Any]) -> Path:
+    """Download the official archive (checked against the configured SHA-256)."""
+    return download_archive(dataset_cfg["url"], archive, dataset_cfg["sha256"])
+
+
+def extract(
+    archive: PathLike, data_dir: PathLike, layout_json: PathLike, classes: Sequence[str], sha256: str | None
+) -> dict[str, Any]:
+    """Verify the archive (`sha256`; None for the locally generated stand-in), safely extract it, validate the
+    configured classes, write the layout JSON (class root + counts)."""
+    root, counts = extract_archive(archive, data_dir, classes, sha256=sha256)
+    layout = {"root": str(root), "archive": str(archive), "classes": counts}
+    save_json(layout, layout_json)
+    log.info("extracted %s -> %s (%d classes)", archive, root, len(counts))
+    return layout
+
+
+def class_root(layout_json: PathLike) -> Path:
+    """The folder holding one sub-folder per category (from the layout JSON of `extract`)."""
+    return Path(json.loads(Path(layout_json).read_text())["root"])

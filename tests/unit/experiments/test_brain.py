@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 
 from anoloc.data.brain import cohort as brain_cohort
+from anoloc.data.brain import prepare
 from anoloc.data.brain.layouts import brats_cases, hcp_subjects, synthetic_brats_cases, synthetic_hcp_ids
-from anoloc.data.brain.synthetic import SyntheticConfig, build_template, generate_subject, save_template
+from anoloc.data.brain.prepare import generate_cohort
+from anoloc.data.brain.synthetic import SyntheticConfig, build_template, generate_subject, load_template, save_template
 from anoloc.experiments.brain import layout as brain_layout
 from anoloc.experiments.brain import steps as brain
 from anoloc.experiments.brain import tables as brain_tables
@@ -180,18 +182,26 @@ def test_tables_on_perfect_and_random_scores(tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_end_to_end(tmp_path, template):
-    _, tpl = template
+def test_tiny_end_to_end(tmp_path):
+    hcp_ids, cases = synthetic_hcp_ids(SYN["n_hcp"]), synthetic_brats_cases(SYN["n_brats"])
+    raw = tmp_path / "raw"
+    generate_cohort(
+        raw / "tpl.npz",
+        1.6,
+        SYN,
+        {s: raw / f"{s}.nii.gz" for s in hcp_ids},
+        {c: (raw / f"{c}_t2.nii.gz", raw / f"{c}_seg.nii.gz", g) for c, g in cases},
+    )
+    cfg = SyntheticConfig.from_dict(SYN)
+    one, _, _ = generate_subject(load_template(raw / "tpl.npz"), "hcp", hcp_ids[0], cfg)
+    assert np.array_equal(nib.load(raw / f"{hcp_ids[0]}.nii.gz").get_fdata(dtype=np.float32), one)
     hcp, brats_files = [], []
-    for s in synthetic_hcp_ids(SYN["n_hcp"]):
-        t2 = tmp_path / "raw" / f"{s}.nii.gz"
-        brain.generate_subject(tpl, "hcp", s, SYN, t2)
-        brain.preprocess(t2, None, "hcp", s, PREP, tmp_path / "hcp" / f"{s}.npz")
+    for s in hcp_ids:
+        prepare.preprocess(raw / f"{s}.nii.gz", None, "hcp", s, PREP, tmp_path / "hcp" / f"{s}.npz")
         hcp.append(tmp_path / "hcp" / f"{s}.npz")
-    for case, grade in synthetic_brats_cases(SYN["n_brats"]):
-        t2, seg = tmp_path / "raw" / f"{case}_t2.nii.gz", tmp_path / "raw" / f"{case}_seg.nii.gz"
-        brain.generate_subject(tpl, "brats", case, SYN, t2, seg, grade=grade)
-        brain.preprocess(t2, seg, "brats", case, PREP, tmp_path / "brats" / f"{case}.npz")
+    for case, _ in cases:
+        t2, seg = raw / f"{case}_t2.nii.gz", raw / f"{case}_seg.nii.gz"
+        prepare.preprocess(t2, seg, "brats", case, PREP, tmp_path / "brats" / f"{case}.npz")
         brats_files.append(tmp_path / "brats" / f"{case}.npz")
     model_cfg = section("brain", "model", h_sizes=[4, 4, 8, 8], z=8)
     train_cfg = section(

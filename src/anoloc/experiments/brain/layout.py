@@ -15,7 +15,7 @@ from typing import Any
 
 from anoloc import paths
 from anoloc.config import one_at_a_time
-from anoloc.data.brain.cohort import SYNTH_BRATS_ROOT, SYNTH_HCP_ROOT, cohort, subjects, training_split
+from anoloc.data.brain.cohort import cohort, subjects, training_split
 from anoloc.utils import AnolocError
 
 EXPERIMENT = "brain"
@@ -23,9 +23,6 @@ SWEEPABLE = ("z", "log_c", "width")
 RUN_ID = paths.RUN_IDS[EXPERIMENT]
 
 SYNTH_TEMPLATE = f"{paths.RESOURCES}/brain/synthetic/mni152_tissue.npz"
-SYNTH_HCP_T2 = SYNTH_HCP_ROOT + "/{subject}/T1w/T2w_acpc_dc_restore_brain.nii.gz"
-SYNTH_BRATS_T2 = SYNTH_BRATS_ROOT + "/{grade}/{subject}/{subject}_t2.nii.gz"
-SYNTH_BRATS_SEG = SYNTH_BRATS_ROOT + "/{grade}/{subject}/{subject}_seg.nii.gz"
 PREPROCESSED = f"{paths.RESOURCES}/brain/{{cohort}}/{{dataset}}/{{subject}}.npz"
 
 _RUN = "{variant}/{cohort}/{run}/seed{seed}"
@@ -87,6 +84,18 @@ def validate_sweep(cfg: Mapping[str, Any]) -> None:
 def targets(cfg: Mapping[str, Any]) -> list[str]:
     """Final outputs: table2, table3 (+ summary), fig2, fig3."""
     return [TABLE2, TABLE3, TABLE3_SUMMARY, *FIG2, *FIG3]
+
+
+def synthetic_files(cfg: Mapping[str, Any]) -> list[str]:
+    """Every NIfTI file of the synthetic cohort (T2 of each HCP-like subject; T2 and segmentation per case)."""
+    subs = subjects(cfg)
+    return [*subs.hcp.values(), *(p for pair in subs.brats.values() for p in pair)]
+
+
+def synthetic_brats(cfg: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Case → [T2 path, segmentation path, grade] of the synthetic BraTS-like cases."""
+    subs = subjects(cfg)
+    return {c: [*subs.brats[c], subs.brats_grade[c]] for c in subs.brats}
 
 
 def preprocessed_files(cfg: Mapping[str, Any], dataset: str, ids: list[str] | None = None) -> list[str]:

@@ -1,7 +1,8 @@
 """Steps of the pixel-wise brain MRI experiment (vae-kl-grad spec §3–§5): HCP (healthy) → BraTS (tumours).
 
-(synthetic cohort) → preprocess one subject → train the conv VAE on HCP → score every BraTS slice and the held-out
-HCP validation slices. The tables are built from the saved scores by `anoloc.experiments.brain.tables`.
+Train the conv VAE on HCP → score every BraTS slice and the held-out HCP validation slices. The data preparation
+(synthetic cohort, preprocessing) is torch-free in `anoloc.data.brain.prepare`; the tables are built from the saved
+scores by `anoloc.experiments.brain.tables`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,7 @@ import numpy as np
 import torch
 
 from anoloc.data.brain.augment import BrainAugment
-from anoloc.data.brain.preprocess import PreprocessConfig, load_slices, preprocess_volume, save_subject
-from anoloc.data.brain.synthetic import (
-    SyntheticConfig,
-    build_template,
-    load_template,
-    save_template,
-    write_nifti,
-)
-from anoloc.data.brain.synthetic import generate_subject as synthesise
+from anoloc.data.brain.preprocess import load_slices
 from anoloc.data.loaders import TensorBatches
 from anoloc.experiments.brain.layout import BrainRun, run_id
 from anoloc.io import save_npz
@@ -36,45 +29,6 @@ from anoloc.train import TrainConfig, TrainResult, array_digest, fit
 from anoloc.utils import PathLike, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
-
-
-# ------------------------------------------------------------------------------------------------ data
-def make_template(out: PathLike, smooth_mm: float) -> None:
-    """The MNI152 tissue template of the synthetic cohort (read from nilearn's bundled files)."""
-    save_template(build_template(smooth_mm), out)
-
-
-def generate_subject(
-    template: PathLike,
-    dataset: str,
-    subject: str,
-    synthetic_cfg: Mapping[str, Any],
-    t2_out: PathLike,
-    seg_out: PathLike | None = None,
-    grade: str | None = None,
-) -> None:
-    """Write one synthetic subject's NIfTI file(s) (the paths are those of the HCP / BraTS layouts)."""
-    t2, seg, affine = synthesise(
-        load_template(template), dataset, subject, SyntheticConfig.from_dict(synthetic_cfg), grade=grade
-    )
-    write_nifti(t2, affine, t2_out)
-    if seg_out is not None:
-        if seg is None:
-            raise ValueError("a segmentation output was asked for a subject without tumour")
-        write_nifti(seg, affine, seg_out)
-    log.info("synthetic %s subject %s -> %s", dataset, subject, t2_out)
-
-
-def preprocess(
-    t2: PathLike, seg: PathLike | None, dataset: str, subject: str, cfg: Mapping[str, Any], out: PathLike
-) -> dict[str, np.ndarray]:
-    """Preprocess one subject's NIfTI volume(s) into `out` (.npz)."""
-    arrays = preprocess_volume(t2, seg, PreprocessConfig.from_dict(cfg))
-    save_subject(arrays, out, subject=subject, dataset=dataset)
-    log.info(
-        "%s %s: %d slices, %d tumour pixels -> %s", dataset, subject, len(arrays["image"]), arrays["label"].sum(), out
-    )
-    return arrays
 
 
 # ------------------------------------------------------------------------------------------- training

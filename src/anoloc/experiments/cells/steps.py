@@ -39,11 +39,6 @@ MODEL_KEYS = ("image_size", "depth", "kernel_size", "hidden_dim", "latent_dim", 
 
 
 # ------------------------------------------------------------------------------------------ data
-def prepare(data_cfg: Mapping[str, Any], cache_dir: PathLike, out_npz: PathLike) -> None:
-    """The FL cells from the configured source (path / download / synthetic), checked, into one .npz."""
-    cells_data.prepare(data_cfg, cache_dir=cache_dir, out_npz=out_npz)
-
-
 def prepared_fingerprint(npz: PathLike) -> str:
     """The content hash the prepared file was made from (identifies the data in checkpoint fingerprints)."""
     with np.load(npz, allow_pickle=False) as z:

@@ -31,10 +31,10 @@ from anoloc.data import cells as cells_data
 from anoloc.data import mnist as mnist_data
 from anoloc.data import mvtec as mvtec_data
 from anoloc.data.brain.preprocess import load_slices
+from anoloc.data.mvtec import class_root
 from anoloc.experiments.brain.layout import BrainRun
 from anoloc.experiments.brain.steps import score_slices, train_conv_vae
 from anoloc.experiments.matrix.layout import held_out_of
-from anoloc.experiments.mvtec.steps import class_root
 from anoloc.knn.pipeline import build
 from anoloc.models import RunFiles, load_model
 from anoloc.scores.names import KNN_METHODS, PIXEL_SCORES, SAMPLE_SCORES

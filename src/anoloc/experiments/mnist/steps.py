@@ -28,13 +28,6 @@ from anoloc.utils import PathLike, seed_everything
 log = logging.getLogger(__name__)
 
 
-def prepare(dataset: str, source_cfg: Mapping[str, Any], cache_dir: PathLike, out_npz: PathLike) -> None:
-    """Load `dataset` from its configured source and store it once as a compressed .npz."""
-    data = mnist_data.load_source(dataset, dict(source_cfg), cache_dir)
-    mnist_data.save_prepared(data, out_npz)
-    log.info("prepared %s: %d train / %d test images -> %s", dataset, len(data.y_train), len(data.y_test), out_npz)
-
-
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 28, 28) → float32 (N, 1, 28, 28) in [0, 1] (as torchvision's ToTensor)."""
     return torch.from_numpy(images).float().div_(255.0).unsqueeze(1)

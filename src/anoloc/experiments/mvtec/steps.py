@@ -8,7 +8,6 @@ experiment (`anoloc.experiments.cells.steps.score_knn`).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,35 +30,6 @@ from anoloc.utils import PathLike
 log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = ["name", "defect", "label", "score", "backbone"]
-
-
-# ------------------------------------------------------------------------------------------ data
-def generate(archive: PathLike, dataset_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Write the offline MVTec-format stand-in (texture classes) as a .tar.xz."""
-    synth = dict(dataset_cfg["synthetic"])
-    return mvtec_data.make_synthetic_archive(archive, classes=list(dataset_cfg["classes"]), **synth)
-
-
-def download(archive: PathLike, dataset_cfg: Mapping[str, Any]) -> Path:
-    """Download the official archive (checked against the configured SHA-256)."""
-    return mvtec_data.download_archive(dataset_cfg["url"], archive, dataset_cfg["sha256"])
-
-
-def extract(
-    archive: PathLike, data_dir: PathLike, layout_json: PathLike, classes: Sequence[str], sha256: str | None
-) -> dict[str, Any]:
-    """Verify the archive (`sha256`; None for the locally generated stand-in), safely extract it, validate the
-    configured classes, write the layout JSON (class root + counts)."""
-    root, counts = mvtec_data.extract_archive(archive, data_dir, classes, sha256=sha256)
-    layout = {"root": str(root), "archive": str(archive), "classes": counts}
-    save_json(layout, layout_json)
-    log.info("extracted %s -> %s (%d classes)", archive, root, len(counts))
-    return layout
-
-
-def class_root(layout_json: PathLike) -> Path:
-    """The folder holding one sub-folder per category (from the layout JSON of `extract`)."""
-    return Path(json.loads(Path(layout_json).read_text())["root"])
 
 
 # --------------------------------------------------------------------------------------- scoring
