@@ -35,6 +35,7 @@ include: "rules/mnist.smk"
 include: "rules/brain.smk"
 include: "rules/cells.smk"
 include: "rules/mvtec.smk"
+include: "rules/claims.smk"
 
 
 rule all:
