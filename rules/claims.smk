@@ -5,7 +5,7 @@
 from anoloc.experiments.claims import layout as CLAIMS_LAYOUT
 
 CLAIMS = config["claims"]
-CLAIMS_CATEGORY = "Claims: the papers' claims, checked"
+CLAIMS_CATEGORY = "Claims ledger (both papers)"
 
 register_targets("claims", CLAIMS_LAYOUT.targets(CLAIMS))
 

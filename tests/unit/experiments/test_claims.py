@@ -219,7 +219,7 @@ def brain_evidence(tmp_path, strong, zs=(256, 64), as_rec=()):
         files.append(f)
         t2 += rows
     pd.DataFrame(t2).to_csv(tmp_path / "table2.csv", index=False)
-    return files, tables.brain_comparisons(files, tmp_path / "table2.csv", n_resamples=300, seed=0)
+    return files, tables.brain_comparisons(files, tmp_path / "table2.csv", n_resamples=200, seed=0)
 
 
 def test_brain_comparisons_match_sklearn_and_a_dense_dice(tmp_path):

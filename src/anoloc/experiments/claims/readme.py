@@ -78,12 +78,13 @@ def _num(x: float, signed: bool) -> str:
 
 
 def cell(rows: pd.DataFrame) -> str:
-    """The verdict(s) of one claim and variant in one snapshot: 'reproduced: +0.012 [+0.004, +0.020] (mnist)';
-    one entry per dataset; '—' when the snapshot has no such row."""
+    """The verdict(s) of one claim and variant in one snapshot: 'reproduced: +0.012 [+0.004, +0.020] (mnist)', or
+    'not measured (<the reason's first clause>)'; one entry per dataset; '—' when the snapshot has no such row."""
     parts = []
     for _, r in rows.iterrows():
         if r["verdict"] == NOT_MEASURED or pd.isna(r["effect"]):
-            parts.append(str(r["verdict"]))
+            why = str(r["reason"]).split(":")[0].strip() if r["verdict"] == NOT_MEASURED else ""
+            parts.append(f"{r['verdict']} ({why})" if why else str(r["verdict"]))
             continue
         signed = r["rule"] != "most_cases"
         text = f"{r['verdict']}: {_num(float(r['effect']), signed)}"
