@@ -33,3 +33,11 @@ def test_demo_builds_the_ledger_and_its_figure_unless_disabled(dry_run, tmp_path
     overlay = tmp_path / "no_claims.yaml"
     overlay.write_text("claims: {enabled: false}\n")
     assert not {"claims_tables", "claims_figures"} & set(dry_run("--configfile", str(overlay)))
+
+
+def test_fashion_mnist_paper_config_dry_run(dry_run):
+    """The committed config behind docs/claims/fashion_mnist_paper.csv stays valid: 2 variants × 10 classes."""
+    jobs = dry_run("--configfile", "config/fashion_mnist_paper.yaml", "--replace-workflow-config")
+    assert jobs["mnist_train"] == 2 * 10 and jobs["mnist_prepare"] == 1
+    assert jobs["claims_tables"] == 1 and jobs["claims_figures"] == 1
+    assert not any(rule.startswith(("brain_", "cells_", "mvtec_")) for rule in jobs)
