@@ -8,7 +8,12 @@ import yaml
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
-OTHERS_OFF = {"mnist": {"enabled": False}, "brain": {"enabled": False}, "mvtec": {"enabled": False}}
+OTHERS_OFF = {
+    "mnist": {"enabled": False},
+    "brain": {"enabled": False},
+    "mvtec": {"enabled": False},
+    "claims": {"enabled": False},
+}
 
 
 def cells_only(dry_run, tmp_path, *overlays):
