@@ -477,3 +477,9 @@ def test_ledger_has_every_claim_and_column():
     assert list(dict.fromkeys(ledger["claim_id"])) == list(tables.CLAIMS) == list(tables.CLAIM_FUNCTIONS)
     assert set(ledger["verdict"]) == {NOT_MEASURED}  # nothing loaded → nothing measured, every reason given
     assert ledger["reason"].str.len().gt(10).all()
+    # every row carries its rule's reference line and tolerance, measured or not (the figure draws them)
+    assert (ledger.loc[ledger["rule"] == "most_cases", "reference"] == 0.5).all()
+    assert (ledger.loc[ledger["rule"] != "most_cases", "reference"] == 0.0).all()
+    tol = ledger.set_index("claim_id")["tolerance"]
+    assert tol["brats_calibrated_dice"] == tables.DICE_TOLERANCE and tol["mvtec_padim_published"] == 0.02
+    assert tol[ledger.set_index("claim_id")["rule"] != "within_tolerance"].isna().all()
