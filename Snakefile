@@ -36,6 +36,7 @@ include: "rules/brain.smk"
 include: "rules/cells.smk"
 include: "rules/mvtec.smk"
 include: "rules/matrix.smk"
+include: "rules/claims.smk"
 
 
 rule all:

@@ -8,7 +8,7 @@ import yaml
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
-OTHERS_OFF = {e: {"enabled": False} for e in ("mnist", "brain", "mvtec", "matrix")}
+OTHERS_OFF = {e: {"enabled": False} for e in ("mnist", "brain", "mvtec", "matrix", "claims")}
 
 
 def cells_only(dry_run, tmp_path, *overlays):

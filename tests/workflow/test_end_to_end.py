@@ -73,7 +73,7 @@ def test_lost_model_resumes_from_checkpoint(workdir):
 def test_report_contains_every_table_and_figure(workdir):
     _snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text(errors="replace")
-    for name in ("table1.csv", "table1_summary.csv", "fig1.png", "fig1_sweep.png"):
+    for name in ("table1.csv", "table1_summary.csv", "fig1.png", "fig1_sweep.png", "claims.csv", "claims.png"):
         assert name in html, name
     assert "Zimmerer" in html
 
