@@ -121,7 +121,9 @@ rule cells_score:
 
 # SPADE / PaDiM / PatchCore on the cells: the backbone and the methods' settings come from the `mvtec` section
 # (the same models as on MVTec), which rows of the cells and how many seeds from `mvtec.cells`.
-if CELLS_LAYOUT.knn_enabled(config):
+# Defined whenever the mvtec section is complete: table4 collects these rows when mvtec.cells is enabled, and the
+# matrix asks for them even when it is not.
+if CELLS_LAYOUT.knn_runnable(config):
     KNN_RES = config["mvtec"]["resources"]
 
     rule cells_score_knn:

@@ -64,13 +64,13 @@ def rule_blocks() -> list[tuple[Path, str, str]]:
     return out
 
 
-def tiny_mnist_workflow(work: Path, data_seed: int = 0, **mnist: Any) -> Path:
+def tiny_mnist_workflow(work: Path, data_seed: int = 0, claims: bool = False, **mnist: Any) -> Path:
     """A working folder running only the sample-wise experiment on a tiny random IDX dataset (600 + 200 images
-    of 28², classes 0–9 in turn): `config/config.yaml` is the demo config with the other experiments off and the
-    `mnist` section updated with `mnist` (nested dicts merged one level)."""
+    of 28², classes 0–9 in turn): `config/config.yaml` is the demo config with the other experiments off (the
+    claims ledger too unless `claims`) and the `mnist` section updated with `mnist` (nested dicts merged one level)."""
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     for exp in ("brain", "cells", "mvtec", "matrix", "claims"):
-        if exp in cfg:
+        if exp in cfg and not (exp == "claims" and claims):
             cfg[exp] = {**cfg[exp], "enabled": False}
     write_tiny_idx(work / "idx", data_seed)
     cfg["mnist"].update(

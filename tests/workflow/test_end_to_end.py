@@ -1,5 +1,6 @@
 """End to end through Snakemake on a tiny IDX dataset: table1 + figures, a no-op rerun, resume after a
-lost output, and the HTML report. Only the sample-wise experiment is enabled (~1 min on 2 cores)."""
+lost output, and the HTML report. Only the sample-wise experiment and its claims ledger are enabled (~1 min on 2
+cores)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    work = tiny_mnist_workflow(tmp_path_factory.mktemp("wf"))
+    work = tiny_mnist_workflow(tmp_path_factory.mktemp("wf"), claims=True)
     _snakemake(work, "--cores", "2")
     return work
 

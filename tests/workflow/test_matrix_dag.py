@@ -37,3 +37,14 @@ def test_matrix_off_and_fashion_mnist_without_source(snakemake_run, tmp_path):
     bad.write_text("matrix:\n  enabled: true\n  datasets:\n    fashion_mnist: {}\n")
     run = snakemake_run("-n", "--configfile", "config/config.yaml", str(bad), check=False)
     assert run.returncode != 0 and "mnist.datasets.fashion_mnist" in run.output
+
+
+def test_matrix_runs_the_cells_knn_jobs_with_the_paper_experiments_off(dry_run, tmp_path):
+    """Switching the paper experiments off leaves the matrix whole: it asks for the kNN-on-cells jobs itself."""
+    overlay = tmp_path / "matrix_only.yaml"
+    overlay.write_text(
+        "brain: {enabled: false}\ncells: {enabled: false}\nmvtec: {enabled: false, cells: {enabled: false}}\n"
+    )
+    jobs = dry_run("--configfile", str(overlay))
+    assert jobs["matrix_tables"] == 1 and jobs["cells_score_knn"] == 3 and jobs["mvtec_score"] == 3 * 3
+    assert not {"cells_tables", "mvtec_tables", "brain_tables"} & set(jobs)

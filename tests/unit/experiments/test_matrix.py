@@ -115,9 +115,12 @@ def test_na_cells_and_validation():
     bad["matrix"]["datasets"]["fashion_mnist"] = {"held_out_classes": None, "knn_size": 32, "knn_n_train": 10}
     with pytest.raises(AnolocError, match=r"mnist\.datasets\.fashion_mnist"):
         mx.validate(bad)
+    off = copy.deepcopy(cfg)
+    off["mvtec"]["enabled"] = off["mvtec"]["cells"]["enabled"] = False
+    mx.validate(off)  # switched off, the kNN-on-cells jobs still exist: the matrix asks for them itself
     bad = copy.deepcopy(cfg)
-    bad["mvtec"]["cells"]["enabled"] = False
-    with pytest.raises(AnolocError, match=r"mvtec\.cells\.enabled"):
+    del bad["mvtec"]["cells"]
+    with pytest.raises(AnolocError, match=r"mvtec\.cells"):
         mx.validate(bad)
     bad["matrix"]["methods"] = ["zscore"]
     mx.validate(bad)  # no kNN method: the cells kNN rows are not needed

@@ -47,6 +47,14 @@ def knn_enabled(config: Mapping[str, Any]) -> bool:
     return bool(mv["enabled"] and "cells" in mv and mv["cells"]["enabled"])
 
 
+def knn_runnable(config: Mapping[str, Any]) -> bool:
+    """Whether the kNN-on-cells job can be defined: the `mvtec` section is complete (dataset, backbone, `cells`).
+
+    True also when `mvtec.enabled` or `mvtec.cells.enabled` is false, so the matrix can ask for those rows."""
+    mv = config["mvtec"]
+    return "cells" in mv and "dataset" in mv
+
+
 def knn_score_files(config: Mapping[str, Any]) -> list[str]:
     """Score CSVs of the kNN methods on the cells (rows of table4), if the config enables them."""
     if not knn_enabled(config):

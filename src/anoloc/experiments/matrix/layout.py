@@ -328,11 +328,11 @@ def validate(config: Mapping[str, Any]) -> None:
                 "matrix.datasets.mvtec needs the mvtec section's dataset (mvtec.dataset); add it or remove mvtec"
             )
     knn = any(catalogue.METHODS[m].family == "knn" for m in methods(config))
-    if knn and "cells" in datasets(config) and not cells_layout.knn_enabled(config):
+    if knn and "cells" in datasets(config) and not cells_layout.knn_runnable(config):
         raise AnolocError(
-            "the matrix reads SPADE / PaDiM / PatchCore on the cells from the cells experiment's kNN rows, which "
-            "mvtec.cells.enabled (and mvtec.enabled) switch off; enable them or remove the kNN methods or the cells "
-            "from the matrix"
+            "the matrix reads SPADE / PaDiM / PatchCore on the cells from the kNN-on-cells jobs, which need a complete "
+            "mvtec section (mvtec.dataset, mvtec.backbone, mvtec.cells); add it or remove the kNN methods or the cells "
+            "from matrix.methods / matrix.datasets"
         )
     if not mx["seeds"]:
         raise AnolocError("matrix.seeds must name at least one seed")
