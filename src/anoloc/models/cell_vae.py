@@ -93,6 +93,12 @@ class CellVAE(nn.Module):
     Quirk switches (spec §7), off by default: `legacy_reparam` samples z = μ + exp(log σ²)·ε (the released
     code) instead of μ + exp(½ log σ²)·ε; `legacy_logvar_bias_init` keeps PyTorch's default bias of the
     log σ² head (the released code zeroes only its weight; by default weight and bias of both heads are zero).
+
+    `offdiag_bound` ρ̄ ∈ (0, 1) (SUPN only; None = the published, unconstrained off-diagonals) maps the raw
+    off-diagonal outputs a (F per pixel) to w = ρ̄·exp(ℓ)·a / (1 + Σ_f |a_f|), so every row of Lᵀ is strictly
+    diagonally dominant, Σ_f |w_f[p]| < ρ̄·exp(ℓ_p). Then the sampler's triangular solve cannot grow:
+    ‖L⁻ᵀε‖_∞ ≤ ‖ε‖_∞ / ((1 − ρ̄)·min exp(ℓ)), and σ_min(Lᵀ) ≥ (1 − ρ̄)·min exp(ℓ) / √(H·W)
+    (`anoloc.models.supn_diagnostics`). Not the published model: a documented deviation.
     """
 
     def __init__(
@@ -109,10 +115,13 @@ class CellVAE(nn.Module):
         sigmoid_shift: float = -7.0,
         legacy_reparam: bool = False,
         legacy_logvar_bias_init: bool = False,
+        offdiag_bound: float | None = None,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if offdiag_bound is not None and not 0 < offdiag_bound < 1:
+            raise ValueError(f"offdiag_bound must be in (0, 1) or None, got {offdiag_bound}")
         self.hparams = {
             "image_size": image_size,
             "depth": depth,
@@ -127,11 +136,14 @@ class CellVAE(nn.Module):
             "legacy_reparam": legacy_reparam,
             "legacy_logvar_bias_init": legacy_logvar_bias_init,
         }
+        if offdiag_bound is not None:  # only when set: the published model's hparams (and checkpoints) are unchanged
+            self.hparams["offdiag_bound"] = offdiag_bound
         self.likelihood = likelihood
         self.connectivity = connectivity
         self.fixed_var = float(fixed_var)
         self.sigmoid_scale, self.sigmoid_shift = float(sigmoid_scale), float(sigmoid_shift)
         self.legacy_reparam = legacy_reparam
+        self.offdiag_bound = None if offdiag_bound is None else float(offdiag_bound)
         n = _n_blocks(image_size, depth, kernel_size)
         self.encoder = Encoder(image_size, n, kernel_size, hidden_dim, latent_dim)
         self.mean_decoder = Decoder(image_size, n, kernel_size, hidden_dim, latent_dim, oc=1)
@@ -169,12 +181,16 @@ class CellVAE(nn.Module):
         return self.mean_decoder(z)
 
     def decode_precision(self, z: torch.Tensor) -> torch.Tensor:
-        """Raw precision-decoder output (B, 1+F, H, W) with channel 0 mapped to shift + scale·sigmoid(−a)."""
+        """Precision-decoder output (B, 1+F, H, W): channel 0 mapped to shift + scale·sigmoid(−a); channels 1..F
+        raw, or bounded relative to exp(channel 0) with `offdiag_bound` (SUPN)."""
         if self.var_decoder is None:
             raise ValueError("a likelihood='fixed' model has no precision decoder")
         out = self.var_decoder(z)
         diag = self.sigmoid_shift + self.sigmoid_scale * torch.sigmoid(-out[:, :1])
-        return torch.cat([diag, out[:, 1:]], dim=1)
+        off = out[:, 1:]
+        if self.offdiag_bound is not None and self.likelihood == "supn":
+            off = self.offdiag_bound * torch.exp(diag) * off / (1 + off.abs().sum(1, keepdim=True))
+        return torch.cat([diag, off], dim=1)
 
     def whitening(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         """(μ, ℓ, w, connectivity): the Gaussian N(μ, (L Lᵀ)⁻¹) at z in SUPN's Cholesky parametrisation."""
