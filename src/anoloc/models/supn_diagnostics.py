@@ -208,10 +208,10 @@ def sample_checked(
     """`supn.sample` with a per-crop singularity check (see `CheckedSamples`).
 
     Each crop's n right-hand sides ε are solved in float64; the crop is singular if any result is not finite (or
-    not representable in mean's dtype) or max|x| / max|D⁻¹ε| > `max_growth`. With `repair_rho` ρ̄ ∈ [0, 1), a singular crop is re-solved (same ε) with
-    the off-diagonals of `dominant_projection` — a different, well-conditioned Λ (‖x‖_∞ ≤ ‖ε‖_∞/((1 − ρ̄) min d)),
-    reported as `repaired`. Otherwise its samples are NaN. `diag_epsilon` adds a constant to exp(ℓ) (the dev
-    branch's sampler uses 1e−6).
+    not representable in mean's dtype) or max|x| / max|D⁻¹ε| > `max_growth`. With `repair_rho` ρ̄ ∈ [0, 1), a
+    singular crop is re-solved (same ε) with the off-diagonals of `dominant_projection` — a different,
+    well-conditioned Λ (‖x‖_∞ ≤ ‖ε‖_∞/((1 − ρ̄) min d)), reported as `repaired`. Otherwise its samples are NaN.
+    `diag_epsilon` adds a constant to exp(ℓ) (the dev branch's sampler uses 1e−6).
     """
     supn._check(mean, log_diag, off_diag, connectivity)
     b, _, h, w = mean.shape
