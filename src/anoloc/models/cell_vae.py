@@ -285,3 +285,28 @@ def precision_stage_loss(
     else:
         raise ValueError("precision_stage_loss needs a supn or diag model")
     return {"loss": loss, "nll": nll.mean().detach(), "kl": kl.mean().detach(), **stats}
+
+
+@torch.no_grad()
+def heldout_nll(
+    model: CellVAE,
+    x: torch.Tensor,
+    n_samples: int = 4,
+    generator: torch.Generator | None = None,
+    batch_size: int = 32,
+) -> torch.Tensor:
+    """−log p(x | z) per image (N,), averaged over `n_samples` latents z ~ q(z|x): the exact Gaussian NLL of
+    each likelihood (fixed variance, diag, SUPN) through the shared Cholesky form `whitening` — for choosing
+    settings on held-out healthy training crops (never on the test cells)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size].to(device)
+        mu, logvar = model.encode(xb)
+        total = torch.zeros(len(xb), dtype=torch.float64, device=device)
+        for _ in range(n_samples):
+            mean, log_diag, off_diag, c = model.whitening(model.sample_z(mu, logvar, generator))
+            total -= supn.log_prob(xb, mean, log_diag, off_diag, c).double()
+        out.append(total / n_samples)
+    return torch.cat(out).cpu()

@@ -138,6 +138,7 @@ def conditioning_frame(
     connectivity: int = 1,
     singular_values: bool = True,
     max_growth: float = MAX_GROWTH,
+    tol: float = 1e-3,
 ) -> pd.DataFrame:
     """One row per image of a batch ((B,1,H,W), (B,F,H,W)) with the columns `CONDITIONING_COLUMNS`:
 
@@ -148,6 +149,8 @@ def conditioning_frame(
     - solve_growth: `solve_growth` (inf = the float64 solve overflows);
     - sigma_min, sigma_min_rel: σ_min(Lᵀ) and σ_min / max d (NaN when `singular_values` is False);
     - singular: growth not finite or above `max_growth`.
+
+    `tol`: relative tolerance of the σ_min estimate (Lanczos).
     """
     b = log_diag.shape[0]
     ld = log_diag.detach().double().cpu()
@@ -159,7 +162,7 @@ def conditioning_frame(
     rows = []
     for k in range(b):
         growth = solve_growth(ld[k], od[k], connectivity)
-        smin = smallest_singular_value(ld[k], od[k], connectivity) if singular_values else math.nan
+        smin = smallest_singular_value(ld[k], od[k], connectivity, tol) if singular_values else math.nan
         rows.append(
             {
                 "diag_min": float(d[k].min()),
@@ -244,3 +247,26 @@ def sample_checked(
         repaired[k] = True
     x = torch.from_numpy(out).to(dtype=mean.dtype, device=mean.device).reshape(n, b, 1, h, w)
     return CheckedSamples(mean.detach().unsqueeze(0) + x, singular, repaired, growth)
+
+
+# ------------------------------------------------------------------------------------------ a trained model
+@torch.no_grad()
+def model_conditioning(
+    model: torch.nn.Module, x: torch.Tensor, batch_size: int = 32, singular_values: bool = True
+) -> pd.DataFrame:
+    """`conditioning_frame` of a `CellVAE`'s precision at z = μ_z(x) for each image of `x` (N,1,H,W), in order.
+
+    Works for every likelihood (diag and fixed-variance models have no off-diagonals: ratio 0, growth 1).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    frames = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size].to(device)
+        z, _ = model.encode(xb)
+        _, log_diag, off_diag, c = model.whitening(z)
+        if off_diag.shape[1] == 0:
+            off_diag = log_diag.new_zeros(log_diag.shape[0], supn.n_off_diagonals(1), *log_diag.shape[2:])
+            c = 1
+        frames.append(conditioning_frame(log_diag, off_diag, c, singular_values))
+    return pd.concat(frames, ignore_index=True)
