@@ -3,10 +3,13 @@ fixed-variance NLL) and of stage 2 (SUPN / diag precision decoder, encoder and m
 project's one training loop (`anoloc.train.fit`, in-memory `TensorBatches`, random flips), and the time the
 paper's schedule (≈100k steps of 256 per stage) would take at that rate.
 
-    nice -n 10 python benchmarks/cells_train_speed.py [--threads 2] [--batch 64 256] [--steps 10]
+    nice -n 10 python benchmarks/cells_train_speed.py [--threads 2] [--batch 64 256] [--steps 10] [--compile]
 
-Random images in [−1, 1] (the speed does not depend on the content). The machine is shared: the load average
-is printed with the table; compare runs made at similar loads, or take the best of a few.
+Random images in [−1, 1] (the speed does not depend on the content). Two measures: wall-clock steps/s, and the
+CPU seconds the process spent per step (user + system, all threads). On a shared machine the wall-clock rate
+depends on the load (printed with the table); with `--threads 1` the CPU time per step hardly does, so it is
+the number to compare between code versions. `--compile` sets `TrainConfig.compile` (torch.compile of the
+loss; the warm-up steps include the compilation).
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ def _random_flips(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     return (torch.where(v.view(-1, 1, 1, 1), x.flip(-2), x),)
 
 
-def steps_per_second(stage: str, batch: int, steps: int, warmup: int, train_kwargs: dict) -> float:
-    """Steps/s of `fit` over `steps` steps of `batch` images (after `warmup` untimed steps)."""
+def steps_per_second(stage: str, batch: int, steps: int, warmup: int, train_kwargs: dict) -> tuple[float, float]:
+    """(steps/s, CPU seconds per step) of `fit` over `steps` steps of `batch` images (after `warmup` untimed
+    steps)."""
     torch.manual_seed(0)
     x = torch.rand(batch * max(steps, warmup), 1, 128, 128) * 2 - 1
     if stage == "mean":
@@ -50,9 +54,9 @@ def steps_per_second(stage: str, batch: int, steps: int, warmup: int, train_kwar
         warm = TensorBatches([x[: batch * warmup]], batch, shuffle=True, drop_last=True, transform=_random_flips)
         fit(model, loss, warm, cfg, f"{tmp}/warm", params=params)
         timed = TensorBatches([x[: batch * steps]], batch, shuffle=True, drop_last=True, transform=_random_flips)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fit(model, loss, timed, cfg, f"{tmp}/timed", params=params)
-        return steps / (time.perf_counter() - t0)
+        return steps / (time.perf_counter() - t0), (time.process_time() - c0) / steps
 
 
 def main() -> None:
@@ -62,20 +66,28 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10, help="timed steps per stage and batch size")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--stages", nargs="+", default=["mean", "supn", "diag"], choices=["mean", "supn", "diag"])
+    ap.add_argument("--compile", action="store_true", help="TrainConfig.compile = True")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    kwargs = {"compile": True} if args.compile else {}
     rows = []
+    load0 = os.getloadavg()[0]
     for batch in args.batch:
         for stage in args.stages:
-            rate = steps_per_second(stage, batch, args.steps, args.warmup, {})
-            rows.append((stage, batch, rate))
-            print(f"  {stage} batch {batch}: {rate:.3f} steps/s", flush=True)
-    load = os.getloadavg()
-    print(f"\nCell VAE training on CPU, {args.threads} threads, {args.steps} timed steps; load average {load[0]:.1f}\n")
-    print("| stage | batch | steps/s | images/s | paper schedule (100k steps) at this batch |")
-    print("|-------|------:|--------:|---------:|------------------------------------------:|")
-    for stage, batch, rate in rows:
-        print(f"| {stage} | {batch} | {rate:.3f} | {rate * batch:.0f} | {PAPER_STEPS / rate / 3600:.1f} h |")
+            rate, cpu = steps_per_second(stage, batch, args.steps, args.warmup, kwargs)
+            rows.append((stage, batch, rate, cpu))
+            print(f"  {stage} batch {batch}: {rate:.3f} steps/s, {cpu:.3f} CPU s/step", flush=True)
+    load = (load0 + os.getloadavg()[0]) / 2
+    print(
+        f"\nCell VAE training on CPU, {args.threads} thread(s), compile {args.compile}, {args.steps} timed steps; "
+        f"load average {load:.1f} on {os.cpu_count()} cores\n"
+    )
+    print("| stage | batch | steps/s | images/s | CPU s/step | paper schedule (100k steps) at this rate |")
+    print("|-------|------:|--------:|---------:|-----------:|-----------------------------------------:|")
+    for stage, batch, rate, cpu in rows:
+        print(
+            f"| {stage} | {batch} | {rate:.3f} | {rate * batch:.0f} | {cpu:.3f} | {PAPER_STEPS / rate / 3600:.1f} h |"
+        )
 
 
 if __name__ == "__main__":

@@ -276,8 +276,13 @@ def precision_stage_loss(
     if model.likelihood == "supn":
         log_diag, off_diag = out[:, :1], out[:, 1:]
         nll = -supn.log_prob(x, mean, log_diag, off_diag, model.connectivity)
-        l1 = off_diag.abs().mean()
-        loss = (nll + kl).mean() + l1_weight * l1
+        loss = (nll + kl).mean()
+        if l1_weight:
+            l1 = off_diag.abs().mean()
+            loss = loss + l1_weight * l1
+        else:  # logged only: no autograd graph for a term of weight 0 (same loss and gradients)
+            with torch.no_grad():
+                l1 = off_diag.abs().mean()
         stats["l1"] = l1.detach()
     elif model.likelihood == "diag":
         nll = diag_nll(x, mean, out[:, :1], legacy_diag_quarter)
