@@ -225,6 +225,45 @@ def evaluate(v: Variant, model_pt: Path, npz: Path, x_val: torch.Tensor, work: P
     return row
 
 
+REPORT_COLUMNS = {
+    "variant": "variant",
+    "change": "change",
+    "val_nll_per_pixel": "val_nll_per_pixel",
+    "auroc_sampled": "auroc_sampled",
+    "auroc_restoration": "auroc_restoration",
+    "frac_sample_singular": "frac_singular",
+    "test_diag_min": "diag_min",
+    "test_diag_max": "diag_max",
+    "test_ratio_median": "ratio_median",
+    "test_ratio_max": "ratio_max",
+    "test_frac_rows_not_dominant": "frac_rows_not_dominant",
+    "test_log10_growth": "log10_growth",
+    "test_sigma_min_rel": "sigma_min_rel",
+    "sample_max_abs_dev_median": "sample_max_abs_dev",
+    "train_seconds": "train_seconds",
+}
+
+
+def report(work: Path) -> pd.DataFrame:
+    """<work>/table_variants.csv (the variants table, medians over the 201 test crops) and
+    <work>/fig_conditioning.{png,pdf} (per-crop conditioning per variant + the stage-2 trajectories)."""
+    from anoloc.plots import save_figure
+    from anoloc.plots.cells import supn_conditioning
+
+    done = pd.read_csv(work / "variants.csv")
+    table = done[[c for c in REPORT_COLUMNS if c in done]].rename(columns=REPORT_COLUMNS)
+    table.to_csv(work / "table_variants.csv", index=False, float_format="%.4g")
+    crops = []
+    for name in done["variant"]:
+        f = work / f"crops_{name}.csv"
+        if f.exists() and VARIANTS[name].likelihood == "supn" and VARIANTS[name].train:
+            crops.append(pd.read_csv(f).assign(variant=name))
+    traj = pd.read_csv(work / "trajectory.csv") if (work / "trajectory.csv").exists() else None
+    if crops:
+        save_figure(supn_conditioning(pd.concat(crops), by="variant", trajectory=traj), work / "fig_conditioning.png")
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="../shared/data/fl_dataset")
@@ -236,7 +275,11 @@ def main() -> None:
     ap.add_argument("--restoration-steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--report", action="store_true", help="only write the table and figure of a finished run")
     args = ap.parse_args()
+    if args.report:
+        print(report(args.work).to_string(index=False, float_format=lambda f: f"{f:.4g}"))
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(args.threads)
     work = args.work
@@ -270,18 +313,7 @@ def main() -> None:
         log.info("variant %s: %s", name, row)
         done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
         done.to_csv(done_csv, index=False)
-    cols = [
-        "variant",
-        "val_nll_per_pixel",
-        "auroc_sampled",
-        "auroc_restoration",
-        "frac_sample_singular",
-        "test_ratio_max",
-        "test_log10_growth",
-        "test_sigma_min_rel",
-        "test_diag_min",
-    ]
-    print(done[[c for c in cols if c in done]].to_string(index=False, float_format=lambda f: f"{f:.4g}"))
+    print(report(work).to_string(index=False, float_format=lambda f: f"{f:.4g}"))
 
 
 if __name__ == "__main__":
