@@ -12,7 +12,8 @@ Protocol (no setting is chosen on the test cells):
   `transpose` retrains stage 1 on transposed crops (`legacy_transpose`, as the released `CellCrops`);
 - for each model: held-out NLL (4 latent samples per crop), AUROC of the sampled (K latents) and restoration
   scores on the 201 test cells (`anoloc.cell_scores.score_cells`), the conditioning of Lᵀ at z = μ_z on the
-  test cells (`anoloc.models.supn_diagnostics`), and one checked sample per test cell;
+  test cells (`anoloc.models.supn_diagnostics`; σ_min on 12 healthy + 12 infected), and one checked sample per
+  test cell;
 - during each SUPN stage 2, after every epoch: the training NLL and the conditioning of 16 held-out crops.
 
 Writes <work>/variants.csv (one row per variant), <work>/trajectory.csv (one row per variant and epoch) and
@@ -47,6 +48,7 @@ log = logging.getLogger("supn_conditioning")
 SEED = 0
 N_VAL = 131
 N_TRACK = 8
+N_SIGMA = 12  # healthy and infected test crops whose σ_min(Lᵀ) is estimated (Lanczos, ~0.3 s each)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +205,12 @@ def evaluate(v: Variant, model_pt: Path, npz: Path, x_val: torch.Tensor, work: P
         row[f"auroc_{variant}"] = auroc(labels, s)
         frame[f"score_{variant}"] = s
     row["score_seconds"] = time.perf_counter() - t0
-    crops = model_conditioning(model, x, singular_values=v.likelihood == "supn")
+    crops = model_conditioning(model, x, singular_values=False)  # σ_min (Lanczos) on a subset, below
+    sub = np.r_[np.flatnonzero(labels == 0)[:N_SIGMA], np.flatnonzero(labels == 1)[:N_SIGMA]]
+    if v.likelihood == "supn":
+        crops.loc[sub, ["sigma_min", "sigma_min_rel"]] = model_conditioning(model, x[sub])[
+            ["sigma_min", "sigma_min_rel"]
+        ].to_numpy()
     with torch.no_grad():
         z, _ = model.encode(x)
         mean, log_diag, off_diag, c = model.whitening(z)
