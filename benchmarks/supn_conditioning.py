@@ -10,6 +10,7 @@ Protocol (no setting is chosen on the test cells):
 - every stage-2 variant starts from the same stage-1 model with the same seed and differs from `supn` (the
   project's faithful default: lr 1e−3, λ_L1 = 0, ℓ ∈ (−7, 4), float32, no test blur) in one setting only;
   `transpose` retrains stage 1 on transposed crops (`legacy_transpose`, as the released `CellCrops`);
+- eval-only variants change the scoring of a trained model (test blur, sampler, the latents z of the scores);
 - for each model: held-out NLL (4 latent samples per crop), AUROC of the sampled (K latents) and restoration
   scores on the 201 test cells (`anoloc.cell_scores.score_cells`), the conditioning of Lᵀ at z = μ_z on the
   test cells (`anoloc.models.supn_diagnostics`; σ_min on 12 healthy + 12 infected), and one checked sample per
@@ -63,6 +64,7 @@ class Variant:
     transpose: bool = False
     test_blur: bool = False
     diag_epsilon: float = 0.0
+    z_mode: str = "sample"  # scoring latents: sample z ~ q(z|x) | mean (z = μ_z) | legacy (μ + exp(log σ²)·ε)
     train: bool = True  # False: evaluation-only change of the model trained by `base`
     base: str = ""
 
@@ -94,6 +96,24 @@ VARIANTS = {
         Variant("supn_transpose", "legacy_transpose training crops (stage 1 and 2)", transpose=True),
         Variant("supn_bound_0.5", "bounded off-diagonals rho 0.5 (our switch)", hparams=(("offdiag_bound", 0.5),)),
         Variant("supn_bound_0.99", "bounded off-diagonals rho 0.99 (our switch)", hparams=(("offdiag_bound", 0.99),)),
+        Variant("supn_zmean", "scored at z = mu_z (no latent noise)", train=False, base="supn", z_mode="mean"),
+        Variant("diag_zmean", "diag scored at z = mu_z", likelihood="diag", train=False, base="diag", z_mode="mean"),
+        Variant("l2_zmean", "L2 scored at z = mu_z", likelihood="fixed", train=False, z_mode="mean"),
+        Variant(
+            "supn_legacy_reparam_eval",
+            "scored with the released z = mu + exp(log var) eps (training unchanged)",
+            train=False,
+            base="supn",
+            z_mode="legacy",
+        ),
+        Variant(
+            "diag_legacy_reparam_eval",
+            "diag scored with the released z = mu + exp(log var) eps",
+            likelihood="diag",
+            train=False,
+            base="diag",
+            z_mode="legacy",
+        ),
         Variant("diag_blur", "diag, test-time blur", likelihood="diag", train=False, base="diag", test_blur=True),
         Variant("diag_transpose", "diag, legacy_transpose training crops", likelihood="diag", transpose=True),
         Variant("l2_blur", "L2, test-time blur", likelihood="fixed", train=False, test_blur=True),
@@ -192,6 +212,10 @@ def summary(frame: pd.DataFrame, **extra) -> dict:
 
 def evaluate(v: Variant, model_pt: Path, npz: Path, x_val: torch.Tensor, work: Path, args) -> dict:
     model, meta = load_model(model_pt)
+    if v.z_mode == "mean":  # every "sample" is the posterior mean (sampled score = score at μ_z; restoration from μ_z)
+        model.sample_z = lambda mu, logvar, generator=None: mu
+    elif v.z_mode == "legacy":
+        model.legacy_reparam = True
     dtype = next(model.parameters()).dtype
     x, masks, frame = exp.test_set(npz, {"test_blur": v.test_blur})
     x, xv = x.to(dtype), x_val.to(dtype)
