@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from anoloc.models import supn
@@ -60,9 +61,31 @@ class Encoder(nn.Module):
         return self.dense_mu(h).clamp(-100, 100), self.dense_logvar(h).clamp(-100, 100)
 
 
+# FOLD[a][r, u] = 1 when tap u of a 3-tap kernel, applied at output position 2i + a of a ×2 nearest upsampling,
+# reads input position i + r − 1 (a = 0: taps → i−1, i, i; a = 1: taps → i, i, i+1).
+_FOLD = torch.tensor([[[1.0, 0, 0], [0, 1, 1], [0, 0, 0]], [[0.0, 0, 0], [1, 1, 0], [0, 0, 1]]])
+
+
+def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """`conv(Upsample(×2, nearest)(x))` for a 3×3 conv with padding 1, computed at the input resolution.
+
+    Output pixel (2i + a, 2j + b) only sees input pixels i−1…i+1, j−1…j+1: per phase (a, b) the 3×3 taps that
+    land on the same input pixel are summed into a folded kernel K_ab = F_a W F_bᵀ, the four phases run as one
+    conv with 4·C_out channels and `pixel_shuffle` interleaves them. Exact up to float rounding (a different
+    summation order), and ~2× faster on the CPU than materialising the upsampled tensor.
+    """
+    fold = _FOLD.to(conv.weight)
+    k = torch.einsum("aru,oiuv,bsv->oabirs", fold, conv.weight, fold).reshape(-1, *conv.weight.shape[1:])
+    bias = conv.bias.repeat_interleave(4) if conv.bias is not None else None
+    return F.pixel_shuffle(F.conv2d(x, k, bias, padding=1), 2)
+
+
 class Decoder(nn.Module):
     """Linear → ReLU → Linear → ReLU → (2ⁿ + oc − 1, s, s), then n blocks upsample-conv-conv-ReLU (no
-    activation after the last), channels 2^(n−k) + oc − 1 → … → oc."""
+    activation after the last), channels 2^(n−k) + oc − 1 → … → oc.
+
+    For 3×3 kernels each upsample + first conv runs as `upsample_conv3x3` (same parameters, same function up to
+    float rounding); `self.blocks(h)` is the plain sequential reference."""
 
     def __init__(self, image_size: int, n_blocks: int, k: int, hidden_dim: int, latent_dim: int, oc: int) -> None:
         super().__init__()
@@ -83,8 +106,18 @@ class Decoder(nn.Module):
         self.blocks = nn.Sequential(*blocks)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.dense(z).view(-1, self.c0, self.side, self.side)
-        return self.blocks(h.contiguous(memory_format=torch.channels_last))
+        h = self.dense(z).view(-1, self.c0, self.side, self.side).contiguous(memory_format=torch.channels_last)
+        mods = list(self.blocks)
+        i = 0
+        while i < len(mods):
+            up, nxt = mods[i], mods[i + 1] if i + 1 < len(mods) else None
+            if isinstance(up, nn.Upsample) and isinstance(nxt, ConvPair) and nxt[0].kernel_size == (3, 3):
+                h = nxt[1](upsample_conv3x3(h, nxt[0]))
+                i += 2
+            else:
+                h = up(h)
+                i += 1
+        return h
 
 
 class CellVAE(nn.Module):
