@@ -307,7 +307,10 @@ def report(work: Path) -> pd.DataFrame:
             crops.append(pd.read_csv(f).assign(variant=name))
     traj = pd.read_csv(work / "trajectory.csv") if (work / "trajectory.csv").exists() else None
     if crops:
-        save_figure(supn_conditioning(pd.concat(crops), by="variant", trajectory=traj), work / "fig_conditioning.png")
+        save_figure(
+            supn_conditioning(pd.concat(crops, ignore_index=True), by="variant", trajectory=traj),
+            work / "fig_conditioning.png",
+        )
     return table
 
 

@@ -173,7 +173,7 @@ def supn_conditioning(
     figure_style()
     rows = 1 if trajectory is None else 2
     fig, axes = plt.subplots(rows, 4, figsize=(13, 3.3 * rows), squeeze=False, layout="constrained")
-    d = diagnostics.copy()
+    d = diagnostics.reset_index(drop=True)
     d[by] = d[by].astype(str)
     order = list(dict.fromkeys(d[by]))
     for ax, (col, title, ref) in zip(axes[0], CONDITIONING_PANELS, strict=True):
