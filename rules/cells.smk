@@ -78,6 +78,7 @@ rule cells_train_precision:
     params:
         quirks=lambda wc: variant_section("cells", wc, "quirks"),
         train=CELLS["train_precision"],
+        offdiag_bound=CELLS["model"]["offdiag_bound"],
         device=config["device"],
         checkpoints=CELLS_LAYOUT.CHECKPOINTS.replace("{stage}", "{precision}"),
         tensorboard=CELLS_LAYOUT.TENSORBOARD.replace("{stage}", "{precision}"),
@@ -149,6 +150,56 @@ if CELLS_LAYOUT.knn_runnable(config):
             benchmark_path("cells_score_knn", "{knn_method}", "seed{seed}")
         script:
             "../workflow/scripts/cells_score_knn.py"
+
+
+# Conditioning of the learned precisions Λ = L Lᵀ (issue 11): per (variant, seed) the SUPN and diag models on every
+# test cell at z = μ_z → table4_supn_diagnostics (+ summary) → fig4_conditioning.
+rule cells_diagnose:
+    input:
+        npz=CELLS_LAYOUT.DATA,
+        supn=paths.partial(CELLS_LAYOUT.MODEL, stage="supn"),
+        diag=paths.partial(CELLS_LAYOUT.MODEL, stage="diag"),
+    output:
+        diagnostics=CELLS_LAYOUT.DIAGNOSTICS,
+    log:
+        log_path("cells_diagnose", "{variant}", "seed{seed}"),
+    params:
+        quirks=lambda wc: variant_section("cells", wc, "quirks"),
+        diagnostics=CELLS["diagnostics"],
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../envs/torch.yaml"
+    benchmark:
+        benchmark_path("cells_diagnose", "{variant}", "seed{seed}")
+    script:
+        "../workflow/scripts/cells_diagnose.py"
+
+
+rule cells_diagnostics:
+    input:
+        diagnostics=CELLS_LAYOUT.diagnostics_files(CELLS),
+    output:
+        table=report(CELLS_LAYOUT.TABLE4_DIAGNOSTICS, caption="../report/table4_supn_diagnostics.rst", category=CELLS_CATEGORY),
+        summary=report(
+            CELLS_LAYOUT.TABLE4_DIAGNOSTICS_SUMMARY,
+            caption="../report/table4_supn_diagnostics.rst",
+            category=CELLS_CATEGORY,
+        ),
+        png=report(CELLS_LAYOUT.FIG4_CONDITIONING[0], caption="../report/table4_supn_diagnostics.rst", category=CELLS_CATEGORY),
+        pdf=CELLS_LAYOUT.FIG4_CONDITIONING[1],
+    log:
+        log_path("cells_diagnostics", "table4_supn_diagnostics"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/plot.yaml"
+    script:
+        "../workflow/scripts/cells_diagnostics.py"
 
 
 rule cells_tables:

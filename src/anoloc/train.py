@@ -55,6 +55,10 @@ class TrainConfig:
     restore_best: bool = True  # with validation: return the weights of the best validation epoch
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always saved)
     grad_clip: float | None = None
+    # torch.compile the loss function for training steps (inductor; random numbers still drawn by torch's eager
+    # generator, so a run gives the results of the uncompiled one up to float rounding). Pays off on long runs
+    # (stage 2 of the cell VAE: ~1.3x less CPU per step; ~15-60 s to compile). Not part of the fingerprint.
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -103,8 +107,10 @@ def fingerprint_parts(cfg: TrainConfig, model: nn.Module, extra: Mapping[str, An
     """What a checkpoint must have been written for, part by part: the optimisation settings, the model
     (class and hyperparameters) and every entry of `extra` (e.g. `data`: a digest of the training arrays,
     `settings`: the whole config section, including keys such as the batch size that are not TrainConfig fields)."""
+    settings = dataclasses.asdict(cfg)
+    settings.pop("compile")  # how the steps run, not what they compute
     parts = {
-        "train config": _digest(dataclasses.asdict(cfg)),
+        "train config": _digest(settings),
         "model": _digest(getattr(model, "hparams", type(model).__name__)),
     }
     parts |= {str(k): _digest(v) for k, v in (extra or {}).items()}
@@ -232,6 +238,13 @@ def fit(
 
         writer = SummaryWriter(str(tensorboard_dir), purge_step=state["epoch"] + 1)
 
+    train_loss = loss_fn
+    if cfg.compile:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.fallback_random = True  # keep torch's RNG streams (seeded per epoch) for z, ε, …
+        train_loss = torch.compile(loss_fn)
+
     steps_per_epoch = len(train_batches) if hasattr(train_batches, "__len__") else None
     total = steps_per_epoch * cfg.epochs if steps_per_epoch is not None else None
     bar = tqdm(
@@ -248,7 +261,7 @@ def fit(
             seed_everything(derive_seed(cfg.seed, "epoch", epoch))
             model.train()
             record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
-            train_stats = _run_epoch(model, loss_fn, train_batches, device, optimizer, params, cfg.grad_clip, bar)
+            train_stats = _run_epoch(model, train_loss, train_batches, device, optimizer, params, cfg.grad_clip, bar)
             record.update({f"train_{k}": v for k, v in train_stats.items()})
             monitored = train_stats["loss"]
             if val_batches is not None:

@@ -26,9 +26,22 @@ def test_demo_dag(dry_run, tmp_path):
         "cells_tables": 1,
         "cells_panels": 1,
         "cells_figures": 1,
+        "cells_diagnose": 1,
+        "cells_diagnostics": 1,
         "all": 1,
-        "total": 14,
+        "total": 16,
     }
+
+
+def test_diagnostics_off_and_bounded_supn(dry_run, tmp_path, snakemake_run):
+    """`cells.diagnostics.enabled: false` drops its two rules; `cells.model.offdiag_bound` is validated."""
+    off = tmp_path / "diag_off.yaml"
+    off.write_text("cells: {diagnostics: {enabled: false}}\n")
+    assert not {"cells_diagnose", "cells_diagnostics"} & set(cells_only(dry_run, tmp_path, off))
+    bad = tmp_path / "bad_bound.yaml"
+    bad.write_text("cells: {model: {offdiag_bound: 1.5}}\n")
+    run = snakemake_run("-n", "--configfile", "config/config.yaml", str(bad), check=False)
+    assert run.returncode != 0 and "offdiag_bound" in run.output
 
 
 def test_ci_overlay_and_seeds(dry_run, tmp_path):
@@ -39,3 +52,4 @@ def test_ci_overlay_and_seeds(dry_run, tmp_path):
     jobs = cells_only(dry_run, tmp_path, ROOT / "config" / "ci_cells_real.yaml", seeds)
     assert (jobs["cells_train_mean"], jobs["cells_train_precision"], jobs["cells_score"]) == (3, 6, 18)
     assert jobs["cells_tables"] == jobs["cells_panels"] == 1
+    assert jobs["cells_diagnose"] == 3 and jobs["cells_diagnostics"] == 1  # one per seed

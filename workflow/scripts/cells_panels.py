@@ -14,5 +14,6 @@ arrays = panels(
     n_healthy=int(snakemake.params.figures["n_healthy"]),
     n_infected=int(snakemake.params.figures["n_infected"]),
     seed=int(snakemake.params.seed),
+    repair_rho=snakemake.params.figures["sample_repair_rho"],
 )
 save_npz(snakemake.output.panels, arrays)

@@ -16,4 +16,5 @@ train_precision(
         snakemake.output.model, snakemake.output.history, snakemake.params.checkpoints, snakemake.params.tensorboard
     ),
     device=snakemake.params.device,
+    offdiag_bound=snakemake.params.offdiag_bound,
 )

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from anoloc.models import supn
@@ -60,9 +61,31 @@ class Encoder(nn.Module):
         return self.dense_mu(h).clamp(-100, 100), self.dense_logvar(h).clamp(-100, 100)
 
 
+# FOLD[a][r, u] = 1 when tap u of a 3-tap kernel, applied at output position 2i + a of a ×2 nearest upsampling,
+# reads input position i + r − 1 (a = 0: taps → i−1, i, i; a = 1: taps → i, i, i+1).
+_FOLD = torch.tensor([[[1.0, 0, 0], [0, 1, 1], [0, 0, 0]], [[0.0, 0, 0], [1, 1, 0], [0, 0, 1]]])
+
+
+def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """`conv(Upsample(×2, nearest)(x))` for a 3×3 conv with padding 1, computed at the input resolution.
+
+    Output pixel (2i + a, 2j + b) only sees input pixels i−1…i+1, j−1…j+1: per phase (a, b) the 3×3 taps that
+    land on the same input pixel are summed into a folded kernel K_ab = F_a W F_bᵀ, the four phases run as one
+    conv with 4·C_out channels and `pixel_shuffle` interleaves them. Exact up to float rounding (a different
+    summation order), and ~2× faster on the CPU than materialising the upsampled tensor.
+    """
+    fold = _FOLD.to(conv.weight)
+    k = torch.einsum("aru,oiuv,bsv->oabirs", fold, conv.weight, fold).reshape(-1, *conv.weight.shape[1:])
+    bias = conv.bias.repeat_interleave(4) if conv.bias is not None else None
+    return F.pixel_shuffle(F.conv2d(x, k, bias, padding=1), 2)
+
+
 class Decoder(nn.Module):
     """Linear → ReLU → Linear → ReLU → (2ⁿ + oc − 1, s, s), then n blocks upsample-conv-conv-ReLU (no
-    activation after the last), channels 2^(n−k) + oc − 1 → … → oc."""
+    activation after the last), channels 2^(n−k) + oc − 1 → … → oc.
+
+    For 3×3 kernels each upsample + first conv runs as `upsample_conv3x3` (same parameters, same function up to
+    float rounding); `self.blocks(h)` is the plain sequential reference."""
 
     def __init__(self, image_size: int, n_blocks: int, k: int, hidden_dim: int, latent_dim: int, oc: int) -> None:
         super().__init__()
@@ -83,8 +106,18 @@ class Decoder(nn.Module):
         self.blocks = nn.Sequential(*blocks)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.dense(z).view(-1, self.c0, self.side, self.side)
-        return self.blocks(h.contiguous(memory_format=torch.channels_last))
+        h = self.dense(z).view(-1, self.c0, self.side, self.side).contiguous(memory_format=torch.channels_last)
+        mods = list(self.blocks)
+        i = 0
+        while i < len(mods):
+            up, nxt = mods[i], mods[i + 1] if i + 1 < len(mods) else None
+            if isinstance(up, nn.Upsample) and isinstance(nxt, ConvPair) and nxt[0].kernel_size == (3, 3):
+                h = nxt[1](upsample_conv3x3(h, nxt[0]))
+                i += 2
+            else:
+                h = up(h)
+                i += 1
+        return h
 
 
 class CellVAE(nn.Module):
@@ -93,6 +126,12 @@ class CellVAE(nn.Module):
     Quirk switches (spec §7), off by default: `legacy_reparam` samples z = μ + exp(log σ²)·ε (the released
     code) instead of μ + exp(½ log σ²)·ε; `legacy_logvar_bias_init` keeps PyTorch's default bias of the
     log σ² head (the released code zeroes only its weight; by default weight and bias of both heads are zero).
+
+    `offdiag_bound` ρ̄ ∈ (0, 1) (SUPN only; None = the published, unconstrained off-diagonals) maps the raw
+    off-diagonal outputs a (F per pixel) to w = ρ̄·exp(ℓ)·a / (1 + Σ_f |a_f|), so every row of Lᵀ is strictly
+    diagonally dominant, Σ_f |w_f[p]| < ρ̄·exp(ℓ_p). Then the sampler's triangular solve cannot grow:
+    ‖L⁻ᵀε‖_∞ ≤ ‖ε‖_∞ / ((1 − ρ̄)·min exp(ℓ)), and σ_min(Lᵀ) ≥ (1 − ρ̄)·min exp(ℓ) / √(H·W)
+    (`anoloc.models.supn_diagnostics`). Not the published model: a documented deviation.
     """
 
     def __init__(
@@ -109,10 +148,13 @@ class CellVAE(nn.Module):
         sigmoid_shift: float = -7.0,
         legacy_reparam: bool = False,
         legacy_logvar_bias_init: bool = False,
+        offdiag_bound: float | None = None,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if offdiag_bound is not None and not 0 < offdiag_bound < 1:
+            raise ValueError(f"offdiag_bound must be in (0, 1) or None, got {offdiag_bound}")
         self.hparams = {
             "image_size": image_size,
             "depth": depth,
@@ -127,11 +169,14 @@ class CellVAE(nn.Module):
             "legacy_reparam": legacy_reparam,
             "legacy_logvar_bias_init": legacy_logvar_bias_init,
         }
+        if offdiag_bound is not None:  # only when set: the published model's hparams (and checkpoints) are unchanged
+            self.hparams["offdiag_bound"] = offdiag_bound
         self.likelihood = likelihood
         self.connectivity = connectivity
         self.fixed_var = float(fixed_var)
         self.sigmoid_scale, self.sigmoid_shift = float(sigmoid_scale), float(sigmoid_shift)
         self.legacy_reparam = legacy_reparam
+        self.offdiag_bound = None if offdiag_bound is None else float(offdiag_bound)
         n = _n_blocks(image_size, depth, kernel_size)
         self.encoder = Encoder(image_size, n, kernel_size, hidden_dim, latent_dim)
         self.mean_decoder = Decoder(image_size, n, kernel_size, hidden_dim, latent_dim, oc=1)
@@ -169,12 +214,16 @@ class CellVAE(nn.Module):
         return self.mean_decoder(z)
 
     def decode_precision(self, z: torch.Tensor) -> torch.Tensor:
-        """Raw precision-decoder output (B, 1+F, H, W) with channel 0 mapped to shift + scale·sigmoid(−a)."""
+        """Precision-decoder output (B, 1+F, H, W): channel 0 mapped to shift + scale·sigmoid(−a); channels 1..F
+        raw, or bounded relative to exp(channel 0) with `offdiag_bound` (SUPN)."""
         if self.var_decoder is None:
             raise ValueError("a likelihood='fixed' model has no precision decoder")
         out = self.var_decoder(z)
         diag = self.sigmoid_shift + self.sigmoid_scale * torch.sigmoid(-out[:, :1])
-        return torch.cat([diag, out[:, 1:]], dim=1)
+        off = out[:, 1:]
+        if self.offdiag_bound is not None and self.likelihood == "supn":
+            off = self.offdiag_bound * torch.exp(diag) * off / (1 + off.abs().sum(1, keepdim=True))
+        return torch.cat([diag, off], dim=1)
 
     def whitening(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         """(μ, ℓ, w, connectivity): the Gaussian N(μ, (L Lᵀ)⁻¹) at z in SUPN's Cholesky parametrisation."""
@@ -260,8 +309,13 @@ def precision_stage_loss(
     if model.likelihood == "supn":
         log_diag, off_diag = out[:, :1], out[:, 1:]
         nll = -supn.log_prob(x, mean, log_diag, off_diag, model.connectivity)
-        l1 = off_diag.abs().mean()
-        loss = (nll + kl).mean() + l1_weight * l1
+        loss = (nll + kl).mean()
+        if l1_weight:
+            l1 = off_diag.abs().mean()
+            loss = loss + l1_weight * l1
+        else:  # logged only: no autograd graph for a term of weight 0 (same loss and gradients)
+            with torch.no_grad():
+                l1 = off_diag.abs().mean()
         stats["l1"] = l1.detach()
     elif model.likelihood == "diag":
         nll = diag_nll(x, mean, out[:, :1], legacy_diag_quarter)
@@ -269,3 +323,28 @@ def precision_stage_loss(
     else:
         raise ValueError("precision_stage_loss needs a supn or diag model")
     return {"loss": loss, "nll": nll.mean().detach(), "kl": kl.mean().detach(), **stats}
+
+
+@torch.no_grad()
+def heldout_nll(
+    model: CellVAE,
+    x: torch.Tensor,
+    n_samples: int = 4,
+    generator: torch.Generator | None = None,
+    batch_size: int = 32,
+) -> torch.Tensor:
+    """−log p(x | z) per image (N,), averaged over `n_samples` latents z ~ q(z|x): the exact Gaussian NLL of
+    each likelihood (fixed variance, diag, SUPN) through the shared Cholesky form `whitening` — for choosing
+    settings on held-out healthy training crops (never on the test cells)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size].to(device)
+        mu, logvar = model.encode(xb)
+        total = torch.zeros(len(xb), dtype=torch.float64, device=device)
+        for _ in range(n_samples):
+            mean, log_diag, off_diag, c = model.whitening(model.sample_z(mu, logvar, generator))
+            total -= supn.log_prob(xb, mean, log_diag, off_diag, c).double()
+        out.append(total / n_samples)
+    return torch.cat(out).cpu()

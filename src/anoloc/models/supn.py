@@ -18,6 +18,7 @@ any floating dtype. Sampling solves the sparse triangular system Lᵀx = ε (x ~
 from __future__ import annotations
 
 import math
+import warnings
 from functools import cache
 
 import numpy as np
@@ -27,6 +28,10 @@ from scipy.sparse import csr_array
 from scipy.sparse.linalg import spsolve_triangular
 
 LOG_2PI = math.log(2 * math.pi)
+
+
+class SingularFactorWarning(RuntimeWarning):
+    """The triangular solve of a sample overflowed: Lᵀ is singular to working precision."""
 
 
 @cache
@@ -115,13 +120,29 @@ def sample(
 
     The upper-triangular solve runs in float64 with `scipy.sparse.linalg.spsolve_triangular` (all n
     right-hand sides at once); ε is drawn on the CPU from `generator` (torch's global RNG by default).
+    Never returns inf: the samples of an image whose solve is not finite (a numerically singular factor)
+    are NaN, with a `SingularFactorWarning`; `anoloc.models.supn_diagnostics.sample_checked` returns
+    per-image flags and can sample a well-conditioned projection instead.
     """
     _check(mean, log_diag, off_diag, connectivity)
     b, _, h, w = mean.shape
     eps = torch.randn(b, h * w, n, generator=generator, dtype=torch.float64)
     out = np.empty((n, b, h * w))
+    limit = torch.finfo(mean.dtype).max  # beyond it the cast to the output dtype would give inf
+    bad = []
     for k in range(b):
         lt = upper_factor(log_diag[k], off_diag[k], connectivity)
-        out[:, k] = spsolve_triangular(lt, eps[k].numpy(), lower=False).T
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[:, k] = spsolve_triangular(lt, eps[k].numpy(), lower=False).T
+        if not np.all(np.isfinite(out[:, k])) or np.abs(out[:, k]).max() > limit:
+            out[:, k] = np.nan
+            bad.append(k)
+    if bad:
+        warnings.warn(
+            f"SUPN sampling: L^T is numerically singular for image(s) {bad} of the batch (the triangular solve "
+            "overflows); their samples are NaN (see anoloc.models.supn_diagnostics.sample_checked)",
+            SingularFactorWarning,
+            stacklevel=2,
+        )
     x = torch.from_numpy(out).to(dtype=mean.dtype, device=mean.device).reshape(n, b, 1, h, w)
     return mean.detach().unsqueeze(0) + x

@@ -34,11 +34,25 @@ TABLE4 = paths.table("table4")
 TABLE4_RUNS = paths.table("table4_runs")
 FIG4 = paths.figure("fig4")
 FIG5 = paths.figure("fig5")
+# conditioning of the learned precisions per (variant, seed): one row per (model, test cell)
+DIAGNOSTICS = f"{paths.result_dir(EXPERIMENT, 'metrics')}/{{variant}}/supn_diagnostics/seed{{seed}}.csv"
+TABLE4_DIAGNOSTICS = paths.table("table4_supn_diagnostics")
+TABLE4_DIAGNOSTICS_SUMMARY = paths.table("table4_supn_diagnostics_summary")
+FIG4_CONDITIONING = paths.figure("fig4_conditioning")
+DIAGNOSED_MODELS = ("supn", "diag")
 
 
 def targets(cfg: Mapping[str, Any]) -> list[str]:
-    """Final outputs: table4 (+ per-seed runs), fig4, fig5."""
-    return [TABLE4, TABLE4_RUNS, *FIG4, *FIG5]
+    """Final outputs: table4 (+ per-seed runs), fig4, fig5 (+ the precision diagnostics when enabled)."""
+    out = [TABLE4, TABLE4_RUNS, *FIG4, *FIG5]
+    if cfg["diagnostics"]["enabled"]:
+        out += [TABLE4_DIAGNOSTICS, TABLE4_DIAGNOSTICS_SUMMARY, *FIG4_CONDITIONING]
+    return out
+
+
+def diagnostics_files(cfg: Mapping[str, Any]) -> list[str]:
+    """The per-(variant, seed) diagnostics CSVs collected by table4_supn_diagnostics."""
+    return [paths.fill(DIAGNOSTICS, variant=v, seed=s) for v in cfg["variants"] for s in cfg["seeds"]]
 
 
 def knn_enabled(config: Mapping[str, Any]) -> bool:

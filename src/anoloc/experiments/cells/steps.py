@@ -27,7 +27,7 @@ from anoloc.data.loaders import TensorBatches
 from anoloc.io import save_json
 from anoloc.knn.pipeline import fit_score_arrays
 from anoloc.metrics import auroc
-from anoloc.models import RunFiles, load_model, save_trained, supn
+from anoloc.models import RunFiles, load_model, save_trained, supn, supn_diagnostics
 from anoloc.models.cell_vae import CellVAE, mean_stage_loss, precision_stage_loss
 from anoloc.scores.cells import gaussian_blur, score_cells
 from anoloc.train import TrainConfig, TrainResult, array_digest, fit
@@ -233,14 +233,19 @@ def train_precision(
     seed: int,
     files: RunFiles,
     device: str = "auto",
+    offdiag_bound: float | None = None,
 ) -> TrainResult:
     """Stage 2 (`likelihood` supn or diag): the stage-1 encoder and mean decoder are loaded and frozen
-    (requires_grad False, not given to the optimiser); only the new precision decoder is trained."""
+    (requires_grad False, not given to the optimiser); only the new precision decoder is trained.
+
+    `offdiag_bound` ρ̄ (SUPN only; `cells.model.offdiag_bound`, None = the published model): bounded
+    off-diagonals Σ|w| < ρ̄·exp(ℓ) (`CellVAE`), a documented deviation that keeps the precision well-conditioned."""
     if likelihood not in ("supn", "diag"):
         raise AnolocError(f"stage 2 likelihood must be supn or diag, got {likelihood!r}")
     base, _ = load_model(mean_model)
     seed_everything(derive_seed(seed, likelihood))  # precision decoder initialisation
-    model = CellVAE(**{**base.hparams, "likelihood": likelihood})
+    bound = {"offdiag_bound": float(offdiag_bound)} if offdiag_bound is not None and likelihood == "supn" else {}
+    model = CellVAE(**{**base.hparams, "likelihood": likelihood, **bound})
     model.load_mean_path(base)
     params = model.freeze_mean_path()
     batches = train_batches(npz, int(train_cfg["batch_size"]), bool(quirks["legacy_transpose"]))
@@ -271,6 +276,7 @@ def train_precision(
         "train": dict(train_cfg),
         "quirks": dict(quirks),
         "mean_model": str(mean_model),
+        "offdiag_bound": bound.get("offdiag_bound"),
     }
     save_trained(model, result.history, files, meta)
     return result
@@ -350,9 +356,14 @@ def panels(
     n_healthy: int = 3,
     n_infected: int = 3,
     seed: int = 0,
+    repair_rho: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Arrays of fig4 for the first `n_healthy` healthy and `n_infected` infected test cells, at z = μ_z:
-    input, mean, L2 / diag / SUPN maps and one SUPN sample μ + L⁻ᵀε (all (n,H,W)), plus names and labels."""
+    input, mean, L2 / diag / SUPN maps and one SUPN sample μ + L⁻ᵀε (all (n,H,W)), plus names and labels.
+
+    The sample is checked (`supn_diagnostics.sample_checked`): `supn_singular` flags a crop whose Lᵀ is
+    numerically singular (its sample is NaN, never inf), `supn_repaired` one sampled from the diagonally dominant
+    projection with ρ̄ = `repair_rho` instead, `supn_growth` the triangular solve's growth."""
     x, masks, frame = test_set(npz, quirks)
     pick = np.concatenate(
         [np.flatnonzero(frame["label"] == 0)[:n_healthy], np.flatnonzero(frame["label"] == 1)[:n_infected]]
@@ -367,8 +378,40 @@ def panels(
         if name == "supn":
             out["mean"] = mean[:, 0].numpy()
             gen = torch.Generator().manual_seed(derive_seed(seed, "fig4"))
-            out["supn_sample"] = supn.sample(mean, log_diag, off_diag, 1, c, gen)[0, :, 0].numpy()
+            checked = supn_diagnostics.sample_checked(mean, log_diag, off_diag, 1, c, gen, repair_rho=repair_rho)
+            out["supn_sample"] = checked.samples[0, :, 0].numpy()
+            out["supn_singular"], out["supn_repaired"] = checked.singular, checked.repaired
+            out["supn_growth"] = checked.growth
     out["name"] = frame["name"].to_numpy(dtype=str)
     out["split"] = frame["split"].to_numpy(dtype=str)
     out["label"] = frame["label"].to_numpy()
     return out
+
+
+# ------------------------------------------------------------------------------------------ diagnostics
+def diagnose(
+    npz: PathLike,
+    models: Mapping[str, PathLike],
+    quirks: Mapping[str, Any],
+    sigma_min_cells: int = 4,
+    batch_size: int = 32,
+) -> pd.DataFrame:
+    """Conditioning of each model's precision Λ = L Lᵀ on every test cell at z = μ_z (`models`: name → model
+    file, e.g. supn / diag): one row per (model, cell) with split, name, label and the columns of
+    `supn_diagnostics.conditioning_frame`; σ_min(Lᵀ) (Lanczos, the costly column) only for the first
+    `sigma_min_cells` cells of each class, NaN elsewhere."""
+    x, _, frame = test_set(npz, quirks)
+    labels = frame["label"].to_numpy()
+    pick = np.concatenate([np.flatnonzero(labels == k)[:sigma_min_cells] for k in (0, 1)])
+    out = []
+    for name, path in models.items():
+        model, _ = load_model(path)
+        cond = supn_diagnostics.model_conditioning(model, x, batch_size, singular_values=False)
+        if len(pick):
+            sub = supn_diagnostics.model_conditioning(model, x[pick], batch_size, singular_values=True)
+            cond.loc[pick, ["sigma_min", "sigma_min_rel"]] = sub[["sigma_min", "sigma_min_rel"]].to_numpy()
+        singular = int(cond["singular"].sum())
+        log.info("%s: %d of %d test cells numerically singular (solve growth > %.0e)", name, singular, len(cond),
+                 supn_diagnostics.MAX_GROWTH)  # fmt: skip
+        out.append(pd.concat([frame.reset_index(drop=True).assign(model=name), cond], axis=1))
+    return pd.concat(out, ignore_index=True)

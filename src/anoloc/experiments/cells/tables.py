@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from anoloc.experiments.cells.layout import parse_score_file
+from anoloc import paths
+from anoloc.experiments.cells.layout import DIAGNOSTICS, parse_score_file
 from anoloc.io import write_csv
 from anoloc.metrics import auprc_trapezoid, auroc, average_precision
 from anoloc.scores.names import CELL_INFERENCES, CELL_VAE_MODELS, KNN_METHODS
@@ -94,3 +96,59 @@ def write_table4(paths: Iterable[PathLike], table_path: PathLike, runs_path: Pat
     summary = table4(runs)
     write_csv(summary, table_path)
     return summary
+
+
+# ------------------------------------------------------------------------------ precision diagnostics
+DIAGNOSTICS_SUMMARY_COLUMNS = [
+    "variant", "seed", "model", "n_cells", "frac_singular", "diag_min", "diag_max", "ratio_median", "ratio_max",
+    "frac_rows_not_dominant", "log10_growth_median", "sigma_min_rel_median", "n_sigma_min",
+]  # fmt: skip
+
+
+def diagnostics_table(files: Iterable[PathLike]) -> pd.DataFrame:
+    """table4_supn_diagnostics: the per-(variant, seed) diagnostics CSVs (`steps.diagnose`) stacked, with the
+    variant and seed of each file as columns in front."""
+    frames = []
+    for f in files:
+        v = paths.parse(DIAGNOSTICS, f)
+        frames.append(pd.read_csv(f).assign(variant=v["variant"], seed=int(v["seed"])))
+    if not frames:
+        raise AnolocError("table4_supn_diagnostics: no diagnostics files (cells.variants / cells.seeds empty?)")
+    t = pd.concat(frames, ignore_index=True)
+    front = ["variant", "seed", "model", "split", "name", "label"]
+    return t[front + [c for c in t.columns if c not in front]]
+
+
+def diagnostics_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variant, seed, model): the fraction of test cells whose Lᵀ is numerically singular, the range
+    of exp(ℓ) over all cells, medians over cells of the per-cell median / max row ratio ρ, of the fraction of
+    non-dominant rows, of log10 solve growth and of σ_min(Lᵀ)/max exp(ℓ) (over the cells where it was estimated)."""
+    rows = []
+    for (variant, seed, model), g in table.groupby(["variant", "seed", "model"], sort=False):
+        growth = g["solve_growth"].astype(float)
+        rows.append(
+            {
+                "variant": variant,
+                "seed": int(seed),
+                "model": model,
+                "n_cells": len(g),
+                "frac_singular": float(g["singular"].astype(bool).mean()),
+                "diag_min": float(g["diag_min"].min()),
+                "diag_max": float(g["diag_max"].max()),
+                "ratio_median": float(g["ratio_median"].median()),
+                "ratio_max": float(g["ratio_max"].median()),
+                "frac_rows_not_dominant": float(g["frac_rows_not_dominant"].median()),
+                "log10_growth_median": float(np.log10(growth.clip(lower=1e-300)).median()),
+                "sigma_min_rel_median": float(g["sigma_min_rel"].median()),
+                "n_sigma_min": int(g["sigma_min_rel"].notna().sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=DIAGNOSTICS_SUMMARY_COLUMNS)
+
+
+def write_diagnostics(files: Iterable[PathLike], table_csv: PathLike, summary_csv: PathLike) -> pd.DataFrame:
+    """Write table4_supn_diagnostics and its summary; return the per-cell table."""
+    t = diagnostics_table(files)
+    write_csv(t, table_csv)
+    write_csv(diagnostics_summary(t), summary_csv)
+    return t
