@@ -4,7 +4,6 @@
 # (+ SPADE / PaDiM / PatchCore when `mvtec.cells` enables them) → tables (table4) → figures (fig4, fig5).
 from anoloc.experiments.cells import layout as CELLS_LAYOUT
 from anoloc.experiments.mvtec import layout as KNN_LAYOUT
-from anoloc.scores.names import cell_stage_of
 
 CELLS = config["cells"]
 CELLS_CATEGORY = "Vodenicharski 2022: SUPN on fluorescent cells"
@@ -69,7 +68,7 @@ rule cells_train_mean:
 rule cells_train_precision:
     input:
         npz=CELLS_LAYOUT.DATA,
-        mean=paths.partial(CELLS_LAYOUT.MODEL, stage="mean"),
+        mean=CELLS_LAYOUT.mean_model,
     output:
         model=CELLS_LAYOUT.MODEL.replace("{stage}", "{precision}"),
         history=CELLS_LAYOUT.HISTORY.replace("{stage}", "{precision}"),
@@ -78,7 +77,7 @@ rule cells_train_precision:
     params:
         quirks=lambda wc: variant_section("cells", wc, "quirks"),
         train=CELLS["train_precision"],
-        offdiag_bound=CELLS["model"]["offdiag_bound"],
+        offdiag_bound=lambda wc: variant_section("cells", wc, "model")["offdiag_bound"],
         device=config["device"],
         checkpoints=CELLS_LAYOUT.CHECKPOINTS.replace("{stage}", "{precision}"),
         tensorboard=CELLS_LAYOUT.TENSORBOARD.replace("{stage}", "{precision}"),
@@ -98,7 +97,7 @@ rule cells_train_precision:
 rule cells_score:
     input:
         npz=CELLS_LAYOUT.DATA,
-        model=lambda wc: paths.fill(CELLS_LAYOUT.MODEL, variant=wc.variant, seed=wc.seed, stage=cell_stage_of(wc.model)),
+        model=CELLS_LAYOUT.scored_model,
     output:
         scores=CELLS_LAYOUT.VAE_SCORES,
     log:

@@ -53,3 +53,11 @@ def test_ci_overlay_and_seeds(dry_run, tmp_path):
     assert (jobs["cells_train_mean"], jobs["cells_train_precision"], jobs["cells_score"]) == (3, 6, 18)
     assert jobs["cells_tables"] == jobs["cells_panels"] == 1
     assert jobs["cells_diagnose"] == 3 and jobs["cells_diagnostics"] == 1  # one per seed
+
+
+def test_bounded_variant_shares_the_corrected_stage_1(dry_run, tmp_path):
+    overlay = tmp_path / "bounded.yaml"
+    overlay.write_text("cells: {variants: [corrected, bounded]}\n")
+    jobs = cells_only(dry_run, tmp_path, overlay)
+    assert jobs["cells_train_mean"] == 1  # one stage-1 model for both variants
+    assert jobs["cells_train_precision"] == 4 and jobs["cells_score"] == 12 and jobs["cells_diagnose"] == 2

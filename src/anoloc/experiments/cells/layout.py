@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from anoloc import paths
-from anoloc.scores.names import CELL_INFERENCES, CELL_VAE_METHODS
+from anoloc import paths, variants
+from anoloc.scores.names import CELL_INFERENCES, CELL_VAE_METHODS, cell_stage_of
 
 EXPERIMENT = "cells"
 
@@ -101,7 +101,21 @@ def parse_score_file(path: Any) -> tuple[str, str, str, int]:
     return v["variant"], model, inference, int(v["seed"])
 
 
+def mean_model(wildcards: Any) -> str:
+    """The stage-1 model a (variant, seed) job uses: its own, or the shared one of `variants.stage1_variant`."""
+    return paths.fill(MODEL, variant=variants.stage1_variant(wildcards.variant), seed=wildcards.seed, stage="mean")
+
+
+def scored_model(wildcards: Any) -> str:
+    """The model file a cell score job `{variant}/{model}_{inference}/seed{seed}` scores (l2: the stage-1 model)."""
+    stage = cell_stage_of(wildcards.model)
+    if stage == "mean":
+        return mean_model(wildcards)
+    return paths.fill(MODEL, variant=wildcards.variant, seed=wildcards.seed, stage=stage)
+
+
 def panel_models(cfg: Mapping[str, Any]) -> dict[str, str]:
     """The three trained models fig4 shows: the first variant's first seed, stage by stage."""
     v, s = cfg["variants"][0], cfg["seeds"][0]
-    return {stage: paths.fill(MODEL, variant=v, seed=s, stage=stage) for stage in ("mean", "diag", "supn")}
+    out = {stage: paths.fill(MODEL, variant=v, seed=s, stage=stage) for stage in ("diag", "supn")}
+    return {"mean": paths.fill(MODEL, variant=variants.stage1_variant(v), seed=s, stage="mean"), **out}
