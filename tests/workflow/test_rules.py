@@ -53,7 +53,9 @@ def test_paper_config_dry_run(dry_run, tmp_path):
     assert jobs["mnist_prepare"] == 2
     assert jobs["brain_preprocess"] == 3 + 4  # one job per subject
     assert jobs["brain_train"] == 2 * (1 + 3 + 2 + 2)  # variants × (default + z + log c + width settings), 1 seed
-    assert jobs["cells_train_mean"] == 2 * 5 and jobs["cells_score"] == 2 * 6 * 5  # variants × methods × seeds
+    # corrected, released and bounded (which reuses the corrected stage 1) × 5 seeds; × 6 methods for the scores
+    assert jobs["cells_train_mean"] == 2 * 5 and jobs["cells_train_precision"] == 3 * 2 * 5
+    assert jobs["cells_score"] == 3 * 6 * 5 and jobs["cells_diagnose"] == 3 * 5
     assert jobs["cells_score_knn"] == 3 * 3 and jobs["mvtec_score"] == 15 * 3
     assert {"cells_prepare", "mvtec_download", "mvtec_weights"} <= set(jobs)
 
