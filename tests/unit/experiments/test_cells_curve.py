@@ -204,6 +204,34 @@ def test_stale_snapshot_file_is_unreadable_or_foreign(tmp_path):
     assert not (tmp_path / "step1.pt").exists()
 
 
+def test_tiny_curve_scored_and_tabulated(npz, tmp_path):
+    """`enabled: true` with tiny steps on the synthetic cells: both stages, every snapshot scored, table4_curve."""
+    c = cfg(steps=[2, 5])
+    _, means = mean_run(npz, tmp_path, c)
+    score_cfg = section("cells", "score", n_samples=2, restoration_steps=2, restoration_lr=0.01)
+    files = []
+    for precision in ("supn", "diag"):
+        outs = [paths.fill(layout.SNAPSHOT, variant="corrected", seed=0, stage=precision, step=k) for k in (2, 5)]
+        outs = [tmp_path / o for o in outs]
+        curve.train_precision_curve(
+            npz, means[-1], precision, c["quirks"], train_cfg("train_precision"), c["curve"], 0,
+            outs, tmp_path / precision / "h.csv", tmp_path / precision / "ckpt", device="cpu",
+        )  # fmt: skip
+    for f in layout.score_files(c):
+        snapshot = tmp_path / layout.snapshot_of_score(f)
+        if "/mean/" in str(snapshot):  # stage 1 was written by mean_run under tmp_path/run
+            snapshot = means[[2, 5].index(layout.parse_score_file(f)["step_requested"])]
+        v = layout.parse_score_file(f)
+        frame = curve.score_snapshot(snapshot, npz, v["model"], v["inference"], score_cfg, c["quirks"], 0, "cpu")
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(tmp_path / f, index=False)
+        files.append(tmp_path / f)
+    t = table4_curve(files)
+    assert len(t) == 12 and t["auroc"].between(0, 1).all()
+    assert sorted(set(zip(t["step_requested"], t["step"], t["epoch"], strict=True))) == [(2, 3, 1), (5, 6, 2)]
+    assert dict(zip(t["model"], t["stage"], strict=True)) == {"supn": "supn", "diag": "diag", "l2": "mean"}
+
+
 # ------------------------------------------------------------------------------------------ tables and figure
 def fabricated_scores(tmp_path, rng):
     files = []
