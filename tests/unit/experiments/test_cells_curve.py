@@ -16,6 +16,7 @@ from anoloc import paths
 from anoloc.data import cells as cells_data
 from anoloc.experiments.cells import curve
 from anoloc.experiments.cells import curve_layout as layout
+from anoloc.experiments.cells import layout as cells_layout
 from anoloc.experiments.cells.curve_tables import COLUMNS, table4_curve
 from anoloc.models import load_model
 from anoloc.utils import AnolocError
@@ -68,10 +69,20 @@ def test_layout_paths_and_targets():
         "step_requested": 5,
         "seed": 3,
     }
-    assert layout.snapshot_of_score(f) == "results/cells/curve/models/corrected/seed3/mean/step5.pt"
+    assert layout.snapshot_of_score(f) == "results/cells/models/curve/corrected/seed3/mean/step5.pt"
     assert layout.final_snapshot(c, stage="mean", variant="corrected", seed=0).endswith("seed0/mean/step8.pt")
     assert layout.targets(c) == [layout.TABLE, *layout.FIGURE]
     assert layout.targets(section("cells")) == []  # off by default
+    for template in (layout.SNAPSHOT, layout.HISTORY, layout.CHECKPOINTS, layout.TENSORBOARD, layout.SCORES):
+        parts = template.split("/")  # results/<experiment>/<kind>/curve/…, every wildcard declared
+        assert parts[:2] == ["results", "cells"] and parts[2] in paths.KINDS and parts[3] == "curve", template
+        assert all(name in paths.WILDCARDS for name in paths.wildcard_names(template)), template
+    # a curve path never matches the table4 templates, nor a table4 path the curve ones
+    table4_path = paths.fill(cells_layout.SCORES, variant="corrected", method="supn_sampled", seed=3)
+    with pytest.raises(AnolocError):
+        cells_layout.parse_score_file(f)
+    with pytest.raises(AnolocError):
+        layout.parse_score_file(table4_path)
 
 
 # ------------------------------------------------------------------------------------------ training

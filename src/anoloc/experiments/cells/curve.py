@@ -147,7 +147,8 @@ def fit_with_snapshots(
         raise AnolocError(f"{desc}: {cfg.epochs} epochs cannot reach step {snaps.steps[-1]} ({len(batches)} per epoch)")
     snaps.discard_stale()
     done = _checkpoint_epoch(run_dir / "checkpoint.pt", snaps.fingerprint)
-    gaps = [k for k, e in zip(snaps.steps, snaps.epochs, strict=True) if k in snaps.missing() and done and e <= done]
+    missing = snaps.missing()
+    gaps = [k for k, e in zip(snaps.steps, snaps.epochs, strict=True) if k in missing and done and e <= done]
     if gaps:
         log.warning("%s: snapshots of steps %s are missing behind the checkpoint: training from scratch", desc, gaps)
         (run_dir / "checkpoint.pt").unlink()
@@ -186,7 +187,10 @@ def export_snapshots(
 
 
 # ------------------------------------------------------------------------------------------ training
-def _stage_batches(npz: PathLike, train_cfg: Mapping[str, Any], curve_cfg: Mapping[str, Any], quirks) -> TensorBatches:
+def _stage_batches(
+    npz: PathLike, train_cfg: Mapping[str, Any], curve_cfg: Mapping[str, Any], quirks: Mapping[str, Any]
+) -> TensorBatches:
+    """The stage's training batches; `curve.batch_size` null = the stage's own batch size."""
     size = curve_cfg["batch_size"] if curve_cfg["batch_size"] is not None else train_cfg["batch_size"]
     return cell_steps.train_batches(npz, int(size), bool(quirks["legacy_transpose"]))
 

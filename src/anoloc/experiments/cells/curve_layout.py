@@ -2,12 +2,14 @@
 
 Per seed, stage 1 (encoder + mean) trains one run of max(steps) optimiser steps and keeps a snapshot at every
 requested step count; stage 2 (SUPN, diag) trains one run each from the final stage-1 snapshot, with snapshots at
-the same step counts. Everything lives under `results/cells/curve/<kind>/<variant>/seed<s>/…`:
+the same step counts. Everything lives under `results/cells/<kind>/curve/<variant>/…` (the experiment's results
+kinds, beside the table4 runs; `curve` is no code variant, so the two layouts never match each other's paths):
 
-- snapshots (loadable model files, `anoloc.models.load_model`): `models/<variant>/seed<s>/<stage>/step<k>.pt`,
-  the stage's per-epoch history: `models/<variant>/seed<s>/<stage>/history.csv`;
-- checkpoints (resume state + the fingerprinted snapshots a rerun reuses): `checkpoints/<variant>/seed<s>/<stage>/`;
-- scores: `scores/<variant>/<model>_<inference>/step<k>/seed<s>.csv` (the cells score columns + `stage`,
+- snapshots (loadable model files, `anoloc.models.load_model`): `models/curve/<variant>/seed<s>/<stage>/step<k>.pt`,
+  the stage's per-epoch history: `models/curve/<variant>/seed<s>/<stage>/history.csv`;
+- checkpoints (resume state + the fingerprinted snapshots a rerun reuses):
+  `checkpoints/curve/<variant>/seed<s>/<stage>/`; TensorBoard: `tensorboard/curve/<variant>/seed<s>/<stage>/`;
+- scores: `scores/curve/<variant>/<model>_<inference>/step<k>/seed<s>.csv` (the cells score columns + `stage`,
   `step_requested`, `step`, `epoch`).
 
 A requested step count k is reached at the end of epoch ceil(k / steps_per_epoch) (incomplete batches dropped),
@@ -25,13 +27,15 @@ from anoloc import paths
 from anoloc.scores.names import CELL_INFERENCES, CELL_VAE_MODELS, cell_stage_of
 from anoloc.utils import AnolocError
 
-_BASE = f"{paths.RESULTS}/cells/curve"
-_RUN = "{variant}/seed{seed}/{stage}"
-SNAPSHOT = f"{_BASE}/models/{_RUN}/step{{step}}.pt"
-HISTORY = f"{_BASE}/models/{_RUN}/history.csv"
-CHECKPOINTS = f"{_BASE}/checkpoints/{_RUN}"
-TENSORBOARD = f"{_BASE}/tensorboard/{_RUN}"
-SCORES = f"{_BASE}/scores/{{variant}}/{{model}}_{{inference}}/step{{step}}/seed{{seed}}.csv"
+EXPERIMENT = "cells"
+CURVE = "curve"  # the folder of the curve under each results kind of the cells experiment
+_RUN = f"{CURVE}/{{variant}}/seed{{seed}}/{{stage}}"
+SNAPSHOT = f"{paths.result_dir(EXPERIMENT, 'models')}/{_RUN}/step{{step}}.pt"
+HISTORY = f"{paths.result_dir(EXPERIMENT, 'models')}/{_RUN}/history.csv"
+CHECKPOINTS = f"{paths.result_dir(EXPERIMENT, 'checkpoints')}/{_RUN}"
+TENSORBOARD = f"{paths.result_dir(EXPERIMENT, 'tensorboard')}/{_RUN}"
+_SCORE_FILE = "{model}_{inference}/step{step}/seed{seed}.csv"
+SCORES = f"{paths.result_dir(EXPERIMENT, 'scores')}/{CURVE}/{{variant}}/{_SCORE_FILE}"
 TABLE = paths.table("table4_curve")
 FIGURE = paths.figure("fig4_curve")
 
