@@ -15,8 +15,8 @@ def fig4_curve(table: pd.DataFrame) -> plt.Figure:
     variant one panel; the line is the mean over seeds, the band ± 1 std over seeds (none for one seed); chance
     (0.5) dashed. `table`: rows of table4_curve."""
     figure_style()
-    d = table.assign(model_label=table["model"].map(lambda m: METHOD_LABELS.get(m, m)))
-    hue_order = [METHOD_LABELS.get(m, m) for m in CELL_VAE_MODELS if m in set(d["model"])]
+    d = table.assign(model=table["model"].map(lambda m: METHOD_LABELS.get(m, m)))  # legend: display labels
+    hue_order = [METHOD_LABELS.get(m, m) for m in CELL_VAE_MODELS if m in set(table["model"])]
     style_order = [i for i in CELL_INFERENCES if i in set(d["inference"])]
     variants = list(dict.fromkeys(d["variant"]))
     fig, axes = plt.subplots(1, len(variants), figsize=(6.4 * len(variants), 4.2), squeeze=False, sharey=True)
@@ -25,7 +25,7 @@ def fig4_curve(table: pd.DataFrame) -> plt.Figure:
             data=d[d["variant"] == variant],
             x="step",
             y="auroc",
-            hue="model_label",
+            hue="model",
             hue_order=hue_order,
             style="inference",
             style_order=style_order,
@@ -34,6 +34,9 @@ def fig4_curve(table: pd.DataFrame) -> plt.Figure:
             ax=ax,
         )
         ax.set_xscale("log", base=2)
+        ticks = sorted(set(d.loc[d["variant"] == variant, "step"]))
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
         ax.axhline(0.5, color="0.3", lw=0.8, ls="--")
         ax.set_ylim(0, 1)
         ax.set_xlabel("optimiser steps per stage")
