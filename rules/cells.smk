@@ -265,6 +265,7 @@ if CELLS["curve"]["enabled"]:
             quirks=lambda wc: variant_section("cells", wc, "quirks"),
             train=CELLS["train_precision"],
             curve=CURVE,
+            offdiag_bound=lambda wc: variant_section("cells", wc, "model").get("offdiag_bound"),
             device=config["device"],
             checkpoints=CURVE_LAYOUT.CHECKPOINTS.replace("{stage}", "{precision}"),
             tensorboard=CURVE_LAYOUT.TENSORBOARD.replace("{stage}", "{precision}"),

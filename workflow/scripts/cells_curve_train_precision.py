@@ -17,4 +17,5 @@ train_precision_curve(
     checkpoints=snakemake.params.checkpoints,
     tensorboard=snakemake.params.tensorboard,
     device=snakemake.params.device,
+    offdiag_bound=snakemake.params.offdiag_bound,
 )

@@ -299,14 +299,17 @@ def train_precision_curve(
     tensorboard: PathLike | None = None,
     device: str = "auto",
     callbacks: Sequence[Callback] = (),
+    offdiag_bound: float | None = None,
 ) -> TrainResult:
     """Stage 2 of the curve (`likelihood` supn or diag) from the frozen `mean_model` (the final stage-1 snapshot):
-    one run of max(steps) steps with snapshots → `outputs`, as `steps.train_precision` otherwise."""
+    one run of max(steps) steps with snapshots → `outputs`, as `steps.train_precision` otherwise (`offdiag_bound`:
+    the bounded SUPN's ρ̄ where the model supports it, None = the published model)."""
     if likelihood not in ("supn", "diag"):
         raise AnolocError(f"stage 2 likelihood must be supn or diag, got {likelihood!r}")
     base, _ = load_model(mean_model)
     seed_everything(derive_seed(seed, likelihood))  # precision decoder initialisation
-    model = CellVAE(**{**base.hparams, "likelihood": likelihood})
+    bound = {"offdiag_bound": float(offdiag_bound)} if offdiag_bound is not None and likelihood == "supn" else {}
+    model = CellVAE(**{**base.hparams, "likelihood": likelihood, **bound})
     model.load_mean_path(base)
     params = model.freeze_mean_path()
     batches = _stage_batches(npz, train_cfg, curve_cfg, quirks)
@@ -340,6 +343,7 @@ def train_precision_curve(
         "train": settings,
         "quirks": dict(quirks),
         "mean_model": str(mean_model),
+        "offdiag_bound": bound.get("offdiag_bound"),
     }
     export_snapshots(snaps, result.history, outputs, history, meta)
     return result
