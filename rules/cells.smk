@@ -284,9 +284,7 @@ if CELLS["curve"]["enabled"]:
     rule cells_curve_score:
         input:
             npz=CELLS_LAYOUT.DATA,
-            snapshot=lambda wc: paths.fill(
-                CURVE_LAYOUT.SNAPSHOT, variant=wc.variant, seed=wc.seed, stage=cell_stage_of(wc.model), step=wc.step
-            ),
+            snapshot=CURVE_LAYOUT.scored_snapshot,
         output:
             scores=CURVE_LAYOUT.SCORES,
         log:

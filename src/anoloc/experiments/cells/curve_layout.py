@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from anoloc import paths
@@ -85,10 +86,15 @@ def score_files(cells_cfg: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def scored_snapshot(wildcards: Any) -> str:
+    """The snapshot a curve score job `{variant}/{model}_{inference}/step{step}/seed{seed}` scores (L2: stage 1)."""
+    w = wildcards
+    return paths.fill(SNAPSHOT, variant=w.variant, seed=w.seed, stage=cell_stage_of(w.model), step=w.step)
+
+
 def snapshot_of_score(score_path: Any) -> str:
     """The snapshot a curve score file is computed from (L2 scores the stage-1 snapshot)."""
-    v = paths.parse(SCORES, score_path)
-    return paths.fill(SNAPSHOT, variant=v["variant"], seed=v["seed"], stage=cell_stage_of(v["model"]), step=v["step"])
+    return scored_snapshot(SimpleNamespace(**paths.parse(SCORES, score_path)))
 
 
 def parse_score_file(path: Any) -> dict[str, Any]:
