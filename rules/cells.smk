@@ -260,3 +260,130 @@ rule cells_figures:
         "../envs/plot.yaml"
     script:
         "../workflow/scripts/cells_figures.py"
+
+
+# Learning curve (`cells.curve`, off by default; config/cells_curve.yaml): per seed ONE stage-1 run of max(steps)
+# optimiser steps with a snapshot at each step count, ONE stage-2 run each (SUPN, diag) from the final stage-1
+# snapshot with snapshots at the same counts; every snapshot scored like table4 → table4_curve, fig4_curve.
+if CELLS["curve"]["enabled"]:
+    from anoloc.experiments.cells import curve_layout as CURVE_LAYOUT
+
+    CURVE = CELLS["curve"]
+    CURVE_CATEGORY = "Vodenicharski 2022: SUPN on fluorescent cells (learning curve)"
+    CURVE_PRECISION_SNAPSHOT = CURVE_LAYOUT.SNAPSHOT.replace("{stage}", "{precision}")
+
+    register_targets("cells", TARGETS["cells"] + CURVE_LAYOUT.targets(CELLS))
+
+    rule cells_curve_train_mean:
+        input:
+            npz=CELLS_LAYOUT.DATA,
+        output:
+            snapshots=CURVE_LAYOUT.snapshot_files(CELLS, stage="mean"),
+            history=paths.partial(CURVE_LAYOUT.HISTORY, stage="mean"),
+        log:
+            log_path("cells_curve_train_mean", "{variant}", "seed{seed}"),
+        params:
+            model=CELLS["model"],
+            quirks=lambda wc: variant_section("cells", wc, "quirks"),
+            train=CELLS["train_mean"],
+            curve=CURVE,
+            device=config["device"],
+            checkpoints=paths.partial(CURVE_LAYOUT.CHECKPOINTS, stage="mean"),
+            tensorboard=paths.partial(CURVE_LAYOUT.TENSORBOARD, stage="mean"),
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=CURVE["runtime"],
+            gpu=GPU,
+        conda:
+            "../envs/torch.yaml"
+        benchmark:
+            benchmark_path("cells_curve_train_mean", "{variant}", "seed{seed}")
+        script:
+            "../workflow/scripts/cells_curve_train_mean.py"
+
+    rule cells_curve_train_precision:
+        input:
+            npz=CELLS_LAYOUT.DATA,
+            mean=CURVE_LAYOUT.stage1_final_snapshot(CELLS),
+        output:
+            snapshots=CURVE_LAYOUT.snapshot_files(CELLS, CURVE_PRECISION_SNAPSHOT),
+            history=CURVE_LAYOUT.HISTORY.replace("{stage}", "{precision}"),
+        log:
+            log_path("cells_curve_train_precision", "{variant}", "{precision}", "seed{seed}"),
+        params:
+            quirks=lambda wc: variant_section("cells", wc, "quirks"),
+            train=CELLS["train_precision"],
+            curve=CURVE,
+            offdiag_bound=lambda wc: variant_section("cells", wc, "model")["offdiag_bound"],
+            device=config["device"],
+            checkpoints=CURVE_LAYOUT.CHECKPOINTS.replace("{stage}", "{precision}"),
+            tensorboard=CURVE_LAYOUT.TENSORBOARD.replace("{stage}", "{precision}"),
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=CURVE["runtime"],
+            gpu=GPU,
+        conda:
+            "../envs/torch.yaml"
+        benchmark:
+            benchmark_path("cells_curve_train_precision", "{variant}", "{precision}", "seed{seed}")
+        script:
+            "../workflow/scripts/cells_curve_train_precision.py"
+
+    rule cells_curve_score:
+        input:
+            npz=CELLS_LAYOUT.DATA,
+            snapshot=CURVE_LAYOUT.scored_snapshot,
+        output:
+            scores=CURVE_LAYOUT.SCORES,
+        log:
+            log_path("cells_curve_score", "{variant}", "{model}_{inference}", "step{step}", "seed{seed}"),
+        params:
+            score=CELLS["score"],
+            quirks=lambda wc: variant_section("cells", wc, "quirks"),
+            device=config["device"],
+        threads: 1
+        resources:
+            mem_mb=3000,
+            runtime=60,
+            gpu=GPU,
+        conda:
+            "../envs/torch.yaml"
+        benchmark:
+            benchmark_path("cells_curve_score", "{variant}", "{model}_{inference}", "step{step}", "seed{seed}")
+        script:
+            "../workflow/scripts/cells_curve_score.py"
+
+    rule cells_curve_tables:
+        input:
+            scores=CURVE_LAYOUT.score_files(CELLS),
+        output:
+            table=report(CURVE_LAYOUT.TABLE, caption="../report/table4_curve.rst", category=CURVE_CATEGORY),
+        log:
+            log_path("cells_curve_tables", "table4_curve"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/plot.yaml"
+        script:
+            "../workflow/scripts/cells_curve_tables.py"
+
+    rule cells_curve_figures:
+        input:
+            table=CURVE_LAYOUT.TABLE,
+        output:
+            png=report(CURVE_LAYOUT.FIGURE[0], caption="../report/table4_curve.rst", category=CURVE_CATEGORY),
+            pdf=CURVE_LAYOUT.FIGURE[1],
+        log:
+            log_path("cells_curve_figures", "fig4_curve"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/plot.yaml"
+        script:
+            "../workflow/scripts/cells_curve_figures.py"

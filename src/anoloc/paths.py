@@ -58,6 +58,7 @@ _NAMES = {  # wildcards whose values are the names of `anoloc.scores.names`
 }
 WILDCARDS: dict[str, str] = {
     "seed": r"\d+",
+    "step": r"\d+",  # cells learning curve: a requested optimiser step count (`cells.curve.steps`)
     "dataset": "mnist|fashion_mnist|hcp|brats",
     "held_out": "[0-9]",
     "z": r"\d+",
