@@ -18,7 +18,6 @@ snapshots are copied to the run's outputs with their metadata and the history up
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
@@ -32,11 +31,10 @@ from torch import nn
 from anoloc.data.loaders import TensorBatches
 from anoloc.experiments.cells import steps as cell_steps
 from anoloc.experiments.cells.curve_layout import milestone_epochs
-from anoloc.io import save_json, write_csv
+from anoloc.io import write_csv
 from anoloc.models import load_model, save_model
-from anoloc.models.cell_vae import CellVAE, mean_stage_loss, precision_stage_loss
-from anoloc.train import Callback, LossFn, TrainConfig, TrainResult, array_digest, fingerprint_parts, fit
-from anoloc.utils import AnolocError, PathLike, derive_seed, seed_everything
+from anoloc.train import Callback, LossFn, TrainConfig, TrainResult, fingerprint_parts, fit
+from anoloc.utils import AnolocError, PathLike
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +201,11 @@ def _stage_settings(
     return {**train_cfg, "batch_size": batches.batch_size, "epochs": epochs}
 
 
+def _snapshot_trainer(curve_cfg: Mapping[str, Any]) -> Any:
+    """`fit_with_snapshots` at the curve's step counts, with `fit`'s signature (a `steps.Trainer`)."""
+    return functools.partial(fit_with_snapshots, step_counts=curve_cfg["steps"])
+
+
 def train_mean_curve(
     npz: PathLike,
     model_cfg: Mapping[str, Any],
@@ -217,71 +220,18 @@ def train_mean_curve(
     device: str = "auto",
     callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
-    """Stage 1 of the curve: one run of max(steps) steps with snapshots → `outputs` (one per step, in order).
-
-    As `steps.train_mean`: a mean collapse restarts from scratch with a derived seed (its snapshots are deleted),
-    and `attempt.json` in `checkpoints` remembers the attempt in progress. `callbacks` are extra `fit` callbacks
-    (run after the collapse check, before the snapshot).
-    """
-    run_dir = Path(checkpoints)
+    """Stage 1 of the curve: `steps.fit_mean_stage` for max(steps) steps with snapshots → `outputs` (one per step,
+    in order). A mean collapse restarts from scratch with a derived seed and deletes the attempt's snapshots.
+    `callbacks` are extra `fit` callbacks (run after the collapse check, before the snapshot)."""
     batches = _stage_batches(npz, train_cfg, curve_cfg, quirks)
-    settings = _stage_settings(train_cfg, curve_cfg, batches)
-    attempt_file = run_dir / "attempt.json"
-    attempt = json.loads(attempt_file.read_text())["attempt"] if attempt_file.exists() else 0
-    max_restarts = int(train_cfg["max_restarts"])
-    while True:
-        attempt_seed = seed if attempt == 0 else derive_seed(seed, "restart", attempt)
-        seed_everything(attempt_seed)  # weight initialisation
-        model = CellVAE(**cell_steps._model_kwargs(model_cfg, quirks), likelihood="fixed")
-        check = cell_steps.mean_collapse_check(
-            float(train_cfg["collapse_threshold"]),
-            int(train_cfg["collapse_samples"]),
-            int(train_cfg["collapse_check_steps"]),
-            len(batches),
-            attempt_seed,
-        )
-        try:
-            result, snaps = fit_with_snapshots(
-                model,
-                mean_stage_loss,
-                batches,
-                cell_steps._train_config(settings, attempt_seed, device),
-                run_dir,
-                curve_cfg["steps"],
-                fingerprint_extra={
-                    "data": array_digest(*batches.tensors),
-                    "settings": settings,
-                    "quirks": dict(quirks),
-                },
-                tensorboard_dir=tensorboard,
-                callbacks=[check, *callbacks],
-                desc=f"cells curve mean seed {seed}" + (f" (restart {attempt})" if attempt else ""),
-            )
-            break
-        except cell_steps.MeanCollapse as exc:
-            (run_dir / "checkpoint.pt").unlink(missing_ok=True)
-            shutil.rmtree(run_dir / SNAPSHOT_DIR, ignore_errors=True)
-            if attempt >= max_restarts:
-                attempt_file.unlink(missing_ok=True)
-                raise AnolocError(
-                    f"curve stage 1 (seed {seed}) collapsed to a constant mean {attempt + 1} times ({exc}); "
-                    "raise cells.train_mean.max_restarts or lower the learning rate"
-                ) from exc
-            attempt += 1
-            log.warning(
-                "mean collapse in curve stage 1 (seed %d): %s; restart %d of %d", seed, exc, attempt, max_restarts
-            )
-            save_json({"attempt": attempt}, attempt_file)
-    meta = {
-        "stage": "mean",
-        "seed": seed,
-        "restarts": attempt,
-        "train_seed": attempt_seed,
-        "train": settings,
-        "quirks": dict(quirks),
-        "data": cell_steps.prepared_fingerprint(npz),
-    }
-    export_snapshots(snaps, result.history, outputs, history, meta)
+    run = cell_steps.fit_mean_stage(
+        npz, batches, model_cfg, quirks, _stage_settings(train_cfg, curve_cfg, batches), seed, checkpoints, device,
+        tensorboard=tensorboard, callbacks=callbacks, trainer=_snapshot_trainer(curve_cfg),
+        on_restart=lambda run_dir: shutil.rmtree(Path(run_dir) / SNAPSHOT_DIR, ignore_errors=True),
+        desc="cells curve mean",
+    )  # fmt: skip
+    result, snaps = run.result
+    export_snapshots(snaps, result.history, outputs, history, run.meta)
     return result
 
 
@@ -302,50 +252,16 @@ def train_precision_curve(
     offdiag_bound: float | None = None,
 ) -> TrainResult:
     """Stage 2 of the curve (`likelihood` supn or diag) from the frozen `mean_model` (the final stage-1 snapshot):
-    one run of max(steps) steps with snapshots → `outputs`, as `steps.train_precision` otherwise (`offdiag_bound`:
-    the bounded SUPN's ρ̄ where the model supports it, None = the published model)."""
-    if likelihood not in ("supn", "diag"):
-        raise AnolocError(f"stage 2 likelihood must be supn or diag, got {likelihood!r}")
-    base, _ = load_model(mean_model)
-    seed_everything(derive_seed(seed, likelihood))  # precision decoder initialisation
-    bound = {"offdiag_bound": float(offdiag_bound)} if offdiag_bound is not None and likelihood == "supn" else {}
-    model = CellVAE(**{**base.hparams, "likelihood": likelihood, **bound})
-    model.load_mean_path(base)
-    params = model.freeze_mean_path()
+    `steps.fit_precision_stage` for max(steps) steps with snapshots → `outputs` (`offdiag_bound`: the bounded
+    SUPN's ρ̄, None = the published model)."""
     batches = _stage_batches(npz, train_cfg, curve_cfg, quirks)
-    settings = _stage_settings(train_cfg, curve_cfg, batches)
-    l1 = float(quirks["l1_reg_weight"]) if likelihood == "supn" else 0.0
-    quarter = bool(quirks["legacy_diag_quarter"]) and likelihood == "diag"
-    loss_fn = functools.partial(precision_stage_loss, l1_weight=l1, legacy_diag_quarter=quarter)
-    result, snaps = fit_with_snapshots(
-        model,
-        loss_fn,
-        batches,
-        cell_steps._train_config(settings, derive_seed(seed, likelihood, "train"), device),
-        checkpoints,
-        curve_cfg["steps"],
-        params=params,
-        fingerprint_extra={
-            "data": array_digest(*batches.tensors),
-            "mean model": cell_steps.weights_digest(base),
-            "settings": settings,
-            "quirks": dict(quirks),
-        },
-        tensorboard_dir=tensorboard,
-        callbacks=callbacks,
-        desc=f"cells curve {likelihood} seed {seed}",
-    )
-    meta = {
-        "stage": likelihood,
-        "seed": seed,
-        "l1_reg_weight": l1,
-        "legacy_diag_quarter": quarter,
-        "train": settings,
-        "quirks": dict(quirks),
-        "mean_model": str(mean_model),
-        "offdiag_bound": bound.get("offdiag_bound"),
-    }
-    export_snapshots(snaps, result.history, outputs, history, meta)
+    run = cell_steps.fit_precision_stage(
+        batches, mean_model, likelihood, quirks, _stage_settings(train_cfg, curve_cfg, batches), seed, checkpoints,
+        device, offdiag_bound=offdiag_bound, tensorboard=tensorboard, callbacks=callbacks,
+        trainer=_snapshot_trainer(curve_cfg), desc="cells curve",
+    )  # fmt: skip
+    result, snaps = run.result
+    export_snapshots(snaps, result.history, outputs, history, run.meta)
     return result
 
 

@@ -14,7 +14,8 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from anoloc.metrics import auroc
 from anoloc.models import RunFiles, load_model, save_trained, supn, supn_diagnostics
 from anoloc.models.cell_vae import CellVAE, mean_stage_loss, precision_stage_loss
 from anoloc.scores.cells import gaussian_blur, score_cells
-from anoloc.train import TrainConfig, TrainResult, array_digest, fit
+from anoloc.train import Callback, TrainConfig, TrainResult, array_digest, fit
 from anoloc.utils import AnolocError, PathLike, derive_seed, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -144,27 +145,52 @@ def _train_config(cfg: Mapping[str, Any], seed: int, device: str) -> TrainConfig
     return TrainConfig.from_dict(dict(cfg), seed=seed, device=device, schedule="constant")
 
 
-def train_mean(
+Trainer = Callable[..., Any]  # `anoloc.train.fit`, or a wrapper with its signature (e.g. the curve's snapshots)
+
+
+@dataclass
+class StageRun:
+    """What one stage's training produced: the model, the trainer's return value (`fit`: a `TrainResult`), the
+    metadata to save with the model, and its training history."""
+
+    model: CellVAE
+    result: Any
+    meta: dict[str, Any]
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        r = self.result[0] if isinstance(self.result, tuple) else self.result
+        return r.history
+
+
+def fit_mean_stage(
     npz: PathLike,
+    batches: TensorBatches,
     model_cfg: Mapping[str, Any],
     quirks: Mapping[str, Any],
     train_cfg: Mapping[str, Any],
     seed: int,
-    files: RunFiles,
+    run_dir: PathLike,
     device: str = "auto",
-) -> TrainResult:
-    """Stage 1: encoder + mean decoder with the fixed-variance NLL + KL; restarts on mean collapse.
+    *,
+    tensorboard: PathLike | None = None,
+    callbacks: Sequence[Callback] = (),
+    trainer: Trainer = fit,
+    on_restart: Callable[[Path], None] | None = None,
+    desc: str = "cells mean",
+) -> StageRun:
+    """Stage 1 on `batches`: encoder + mean decoder with the fixed-variance NLL + KL; restarts on mean collapse.
 
-    A collapse restarts training from scratch with a new derived seed (logged, stale checkpoint deleted),
-    at most `train_cfg.max_restarts` times. The attempt in progress is remembered in `attempt.json` of the
-    checkpoint folder, so a rerun after an interruption resumes the right attempt.
+    A collapse restarts training from scratch with a new derived seed (logged, stale checkpoint deleted, then
+    `on_restart(run_dir)`), at most `train_cfg.max_restarts` times. The attempt in progress is remembered in
+    `attempt.json` of `run_dir`, so a rerun after an interruption resumes the right attempt. `trainer` runs the
+    optimisation (`fit`'s signature); `callbacks` run after the collapse check.
     """
-    run_dir = Path(files.checkpoints)
-    batches = train_batches(npz, int(train_cfg["batch_size"]), bool(quirks["legacy_transpose"]))
+    run_dir = Path(run_dir)
     attempt_file = run_dir / "attempt.json"
     attempt = json.loads(attempt_file.read_text())["attempt"] if attempt_file.exists() else 0
     max_restarts = int(train_cfg["max_restarts"])
-    data_id = prepared_fingerprint(npz)
+    settings = {**train_cfg, "batch_size": batches.batch_size}
     while True:
         attempt_seed = seed if attempt == 0 else derive_seed(seed, "restart", attempt)
         seed_everything(attempt_seed)  # weight initialisation
@@ -177,24 +203,26 @@ def train_mean(
             attempt_seed,
         )
         try:
-            result = fit(
+            result = trainer(
                 model,
                 mean_stage_loss,
                 batches,
                 _train_config(train_cfg, attempt_seed, device),
-                files.checkpoints,
-                tensorboard_dir=files.tensorboard,
-                callbacks=[check],
+                run_dir,
+                tensorboard_dir=tensorboard,
+                callbacks=[check, *callbacks],
                 fingerprint_extra={
                     "data": array_digest(*batches.tensors),
-                    "settings": {**train_cfg, "batch_size": batches.batch_size},
+                    "settings": settings,
                     "quirks": dict(quirks),
                 },
-                desc=f"cells mean seed {seed}" + (f" (restart {attempt})" if attempt else ""),
+                desc=f"{desc} seed {seed}" + (f" (restart {attempt})" if attempt else ""),
             )
             break
         except MeanCollapse as exc:
             (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+            if on_restart is not None:
+                on_restart(run_dir)
             if attempt >= max_restarts:
                 attempt_file.unlink(missing_ok=True)
                 raise AnolocError(
@@ -218,10 +246,89 @@ def train_mean(
         "train_seed": attempt_seed,
         "train": dict(train_cfg),
         "quirks": dict(quirks),
-        "data": data_id,
+        "data": prepared_fingerprint(npz),
     }
-    save_trained(model, result.history, files, meta)
-    return result
+    return StageRun(model, result, meta)
+
+
+def train_mean(
+    npz: PathLike,
+    model_cfg: Mapping[str, Any],
+    quirks: Mapping[str, Any],
+    train_cfg: Mapping[str, Any],
+    seed: int,
+    files: RunFiles,
+    device: str = "auto",
+) -> TrainResult:
+    """Stage 1 (`fit_mean_stage`) on all healthy training crops → the model file of `files`."""
+    batches = train_batches(npz, int(train_cfg["batch_size"]), bool(quirks["legacy_transpose"]))
+    run = fit_mean_stage(
+        npz, batches, model_cfg, quirks, train_cfg, seed, files.checkpoints, device, tensorboard=files.tensorboard
+    )
+    save_trained(run.model, run.history, files, run.meta)
+    return run.result
+
+
+def fit_precision_stage(
+    batches: TensorBatches,
+    mean_model: PathLike,
+    likelihood: str,
+    quirks: Mapping[str, Any],
+    train_cfg: Mapping[str, Any],
+    seed: int,
+    run_dir: PathLike,
+    device: str = "auto",
+    *,
+    offdiag_bound: float | None = None,
+    tensorboard: PathLike | None = None,
+    callbacks: Sequence[Callback] = (),
+    trainer: Trainer = fit,
+    desc: str = "cells",
+) -> StageRun:
+    """Stage 2 (`likelihood` supn or diag) on `batches`: the stage-1 encoder and mean decoder of `mean_model` are
+    loaded and frozen (requires_grad False, not given to the optimiser); only the new precision decoder is trained.
+
+    `offdiag_bound` ρ̄ (SUPN only; `cells.model.offdiag_bound`, None = the published model): bounded
+    off-diagonals Σ|w| < ρ̄·exp(ℓ) (`CellVAE`), a documented deviation that keeps the precision well-conditioned."""
+    if likelihood not in ("supn", "diag"):
+        raise AnolocError(f"stage 2 likelihood must be supn or diag, got {likelihood!r}")
+    base, _ = load_model(mean_model)
+    seed_everything(derive_seed(seed, likelihood))  # precision decoder initialisation
+    bound = {"offdiag_bound": float(offdiag_bound)} if offdiag_bound is not None and likelihood == "supn" else {}
+    model = CellVAE(**{**base.hparams, "likelihood": likelihood, **bound})
+    model.load_mean_path(base)
+    params = model.freeze_mean_path()
+    l1 = float(quirks["l1_reg_weight"]) if likelihood == "supn" else 0.0
+    quarter = bool(quirks["legacy_diag_quarter"]) and likelihood == "diag"
+    loss_fn = functools.partial(precision_stage_loss, l1_weight=l1, legacy_diag_quarter=quarter)
+    result = trainer(
+        model,
+        loss_fn,
+        batches,
+        _train_config(train_cfg, derive_seed(seed, likelihood, "train"), device),
+        run_dir,
+        params=params,
+        tensorboard_dir=tensorboard,
+        callbacks=callbacks,
+        fingerprint_extra={
+            "data": array_digest(*batches.tensors),
+            "mean model": weights_digest(base),
+            "settings": {**train_cfg, "batch_size": batches.batch_size},
+            "quirks": dict(quirks),
+        },
+        desc=f"{desc} {likelihood} seed {seed}",
+    )
+    meta = {
+        "stage": likelihood,
+        "seed": seed,
+        "l1_reg_weight": l1,
+        "legacy_diag_quarter": quarter,
+        "train": dict(train_cfg),
+        "quirks": dict(quirks),
+        "mean_model": str(mean_model),
+        "offdiag_bound": bound.get("offdiag_bound"),
+    }
+    return StageRun(model, result, meta)
 
 
 def train_precision(
@@ -235,51 +342,14 @@ def train_precision(
     device: str = "auto",
     offdiag_bound: float | None = None,
 ) -> TrainResult:
-    """Stage 2 (`likelihood` supn or diag): the stage-1 encoder and mean decoder are loaded and frozen
-    (requires_grad False, not given to the optimiser); only the new precision decoder is trained.
-
-    `offdiag_bound` ρ̄ (SUPN only; `cells.model.offdiag_bound`, None = the published model): bounded
-    off-diagonals Σ|w| < ρ̄·exp(ℓ) (`CellVAE`), a documented deviation that keeps the precision well-conditioned."""
-    if likelihood not in ("supn", "diag"):
-        raise AnolocError(f"stage 2 likelihood must be supn or diag, got {likelihood!r}")
-    base, _ = load_model(mean_model)
-    seed_everything(derive_seed(seed, likelihood))  # precision decoder initialisation
-    bound = {"offdiag_bound": float(offdiag_bound)} if offdiag_bound is not None and likelihood == "supn" else {}
-    model = CellVAE(**{**base.hparams, "likelihood": likelihood, **bound})
-    model.load_mean_path(base)
-    params = model.freeze_mean_path()
+    """Stage 2 (`fit_precision_stage`) on all healthy training crops → the model file of `files`."""
     batches = train_batches(npz, int(train_cfg["batch_size"]), bool(quirks["legacy_transpose"]))
-    l1 = float(quirks["l1_reg_weight"]) if likelihood == "supn" else 0.0
-    quarter = bool(quirks["legacy_diag_quarter"]) and likelihood == "diag"
-    loss_fn = functools.partial(precision_stage_loss, l1_weight=l1, legacy_diag_quarter=quarter)
-    result = fit(
-        model,
-        loss_fn,
-        batches,
-        _train_config(train_cfg, derive_seed(seed, likelihood, "train"), device),
-        files.checkpoints,
-        params=params,
-        tensorboard_dir=files.tensorboard,
-        fingerprint_extra={
-            "data": array_digest(*batches.tensors),
-            "mean model": weights_digest(base),
-            "settings": {**train_cfg, "batch_size": batches.batch_size},
-            "quirks": dict(quirks),
-        },
-        desc=f"cells {likelihood} seed {seed}",
-    )
-    meta = {
-        "stage": likelihood,
-        "seed": seed,
-        "l1_reg_weight": l1,
-        "legacy_diag_quarter": quarter,
-        "train": dict(train_cfg),
-        "quirks": dict(quirks),
-        "mean_model": str(mean_model),
-        "offdiag_bound": bound.get("offdiag_bound"),
-    }
-    save_trained(model, result.history, files, meta)
-    return result
+    run = fit_precision_stage(
+        batches, mean_model, likelihood, quirks, train_cfg, seed, files.checkpoints, device,
+        offdiag_bound=offdiag_bound, tensorboard=files.tensorboard,
+    )  # fmt: skip
+    save_trained(run.model, run.history, files, run.meta)
+    return run.result
 
 
 # ---------------------------------------------------------------------------------------- scoring
