@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from anoloc.data.mvtec import add_defect, normal_tile, texture
-from anoloc.features import STAGES, FeatureExtractor
+from anoloc.features import FeatureExtractor
 from anoloc.knn import PatchCore, preprocess
 from anoloc.knn.coreset import greedy_coreset, kmeans_cells, partitioned_coreset
 from anoloc.metrics import auroc
+from tests.fake_extractor import FakeExtractor
 
 SIZE = 128
 
@@ -61,30 +61,6 @@ def test_partitioned_is_greedy_within_cells_in_one_global_order():
     assert len(ours) == n and set(ours.tolist()) == ref
     # one cell: exactly the greedy
     assert torch.equal(partitioned_coreset(x, n, cell_size=1000), greedy_coreset(x, n))
-
-
-class FakeExtractor(nn.Module):
-    """Fixed random strided convs standing in for a backbone (as in tests/test_knn_methods.py)."""
-
-    backbone = "fake"
-    label = "fake:random"
-
-    def __init__(self, seed: int = 0):
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        specs = {"layer1": (8, 4), "layer2": (12, 8), "layer3": (16, 16), "layer4": (20, 32)}
-        self.convs = nn.ModuleDict()
-        for name, (c, s) in specs.items():
-            conv = nn.Conv2d(3, c, s, stride=s)
-            conv.weight.data = torch.randn(conv.weight.shape, generator=gen) / s
-            conv.bias.data.zero_()
-            self.convs[name] = conv
-        self.stages = STAGES
-        self.channels = {k: v[0] for k, v in specs.items()}
-
-    @torch.no_grad()
-    def forward(self, x):
-        return {s: torch.tanh(conv(x)) for s, conv in self.convs.items()}
 
 
 def _as_batch(tiles: list[np.ndarray]) -> torch.Tensor:

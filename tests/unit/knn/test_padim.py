@@ -8,7 +8,8 @@ import torch
 from scipy.spatial.distance import mahalanobis as scipy_mahalanobis
 
 from anoloc.knn.padim import PaDiM, RunningGaussian, mahalanobis
-from tests.unit.knn.test_methods import FakeExtractor, defect_image, normal_images  # noqa: F401 (fixtures)
+from tests.fake_extractor import FakeExtractor
+from tests.unit.knn.test_methods import defect_image, normal_images  # noqa: F401 (fixtures)
 
 
 def test_streaming_statistics_equal_numpy_mean_and_covariance():

@@ -5,35 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from anoloc.features import STAGES
 from anoloc.knn.padim import PaDiM, RunningGaussian, mahalanobis_cholesky
-
-
-class FakeExtractor(nn.Module):
-    """Fixed random strided convs standing in for a backbone (as in tests/test_knn_methods.py), with an offset
-    and a scale so that the features are far from centred."""
-
-    backbone = "fake"
-    label = "fake:random"
-
-    def __init__(self, seed: int = 0):
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        specs = {"layer1": (8, 4), "layer2": (12, 8), "layer3": (16, 16), "layer4": (20, 32)}
-        self.convs = nn.ModuleDict()
-        for name, (c, s) in specs.items():
-            conv = nn.Conv2d(3, c, s, stride=s)
-            conv.weight.data = torch.randn(conv.weight.shape, generator=gen) / s
-            conv.bias.data.zero_()
-            self.convs[name] = conv
-        self.stages = STAGES
-        self.channels = {k: v[0] for k, v in specs.items()}
-
-    @torch.no_grad()
-    def forward(self, x):
-        return {s: 30.0 + 5.0 * torch.tanh(conv(x)) for s, conv in self.convs.items()}
+from tests.fake_extractor import FakeExtractor
 
 
 def _ill_conditioned(positions: int, n: int, dim: int, seed: int) -> np.ndarray:
@@ -81,7 +55,7 @@ def test_cholesky_mahalanobis_equals_float64_inverse():
 
 
 def test_padim_scores_equal_a_float64_batch_fit():
-    fe = FakeExtractor()
+    fe = FakeExtractor(offset=30.0, scale=5.0)  # features far from centred
     gen = torch.Generator().manual_seed(0)
     train = torch.randn(40, 3, 64, 64, generator=gen)
     test = torch.randn(3, 3, 64, 64, generator=gen)

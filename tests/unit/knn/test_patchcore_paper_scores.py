@@ -8,34 +8,9 @@ import pytest
 import torch
 from scipy import ndimage
 from scipy.spatial.distance import cdist
-from torch import nn
 
-from anoloc.features import STAGES
 from anoloc.knn import PatchCore
-
-
-class FakeExtractor(nn.Module):
-    """Fixed random strided convs standing in for a backbone (as in tests/test_knn_methods.py)."""
-
-    backbone = "fake"
-    label = "fake:random"
-
-    def __init__(self, seed: int = 0):
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        specs = {"layer1": (8, 4), "layer2": (12, 8), "layer3": (16, 16), "layer4": (20, 32)}
-        self.convs = nn.ModuleDict()
-        for name, (c, s) in specs.items():
-            conv = nn.Conv2d(3, c, s, stride=s)
-            conv.weight.data = torch.randn(conv.weight.shape, generator=gen) / s
-            conv.bias.data.zero_()
-            self.convs[name] = conv
-        self.stages = STAGES
-        self.channels = {k: v[0] for k, v in specs.items()}
-
-    @torch.no_grad()
-    def forward(self, x):
-        return {s: torch.tanh(conv(x)) for s, conv in self.convs.items()}
+from tests.fake_extractor import FakeExtractor
 
 
 def _paper_scores(patches: np.ndarray, bank: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
